@@ -1,0 +1,28 @@
+"""Typed, validated configuration loaded from ``configs/`` (YAML as data, never code)."""
+
+from baseweight_assets.config.errors import ConfigError
+from baseweight_assets.config.loader import BenchConfig, load_bench_config
+from baseweight_assets.config.schema import (
+    API_CONDITIONS,
+    CONDITIONS,
+    LORA_CONDITIONS,
+    ModelConfig,
+    PricingConfig,
+    RunDefaults,
+    TaskConfig,
+    TrainingConfig,
+)
+
+__all__ = [
+    "API_CONDITIONS",
+    "CONDITIONS",
+    "LORA_CONDITIONS",
+    "BenchConfig",
+    "ConfigError",
+    "ModelConfig",
+    "PricingConfig",
+    "RunDefaults",
+    "TaskConfig",
+    "TrainingConfig",
+    "load_bench_config",
+]

