@@ -1,0 +1,1 @@
+"""Asset factories, one module per stage; each takes the PartitionSpace built from configs."""

@@ -1,0 +1,159 @@
+"""local_predictions[task × local variant] (pool ``gpu``) and api_predictions[task × API variant] (pool ``api``)."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import dagster as dg
+
+from baseweight_assets.config.schema import LORA_CONDITIONS
+from baseweight_assets.defs.assets.common import log_fn, skip_reason, skipped, status_metadata
+from baseweight_assets.defs.executors import GPU_OP_TAGS
+from baseweight_assets.defs.partitions import PartitionSpace, keys_of, same_task_subset_of_variants
+from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
+from baseweight_assets.hardware import detect_hardware
+from baseweight_assets.inference.endpoint import Endpoint, resolve_api_endpoint
+from baseweight_assets.inference.requests import build_requests
+from baseweight_assets.inference.runner import run_predictions
+from baseweight_assets.prompting import PromptTemplate
+from baseweight_assets.training.serving_folder import make_serving_folder
+from baseweight_assets.variants import split_variant
+
+
+def _predict(context, bench: BenchResource, task_id: str, variant: str, prepared: dict, endpoint: Endpoint) -> dict:
+    model_id, condition = split_variant(variant)
+    task, model = bench.task(task_id), bench.model(model_id)
+    prompt = PromptTemplate.load(bench.config.prompts_dir, task, labels=prepared.get("labels"))
+    run_cfg = bench.config.run
+    requests = build_requests(
+        task, prepared, prompt, model, condition,
+        max_tokens=bench.max_output_tokens(task),
+        constrained=run_cfg.constrained_decoding,
+        endpoint=endpoint,
+    )
+    api_price = bench.config.pricing.api.get(model.api_model) if model.kind == "api" and not endpoint.stand_in else None
+    result = run_predictions(
+        requests, endpoint,
+        bench.paths.results / "prediction_store" / task_id / f"{variant}.jsonl",
+        task_id=task_id, model_id=model_id, condition=condition,
+        concurrency=run_cfg.api_concurrency if (model.kind == "api" and not endpoint.stand_in) else run_cfg.local_concurrency,
+        timeout_s=run_cfg.request_timeout_s, max_attempts=run_cfg.max_attempts, warmup=run_cfg.warmup_requests,
+        price=api_price, spend_cap_usd=run_cfg.spend_cap_usd,
+        rpm=run_cfg.requests_per_minute, tpm=run_cfg.tokens_per_minute,
+        log=log_fn(context),
+    )
+    result["run"]["hardware"] = detect_hardware()["hardware"] if endpoint.served_by != "openai" else None
+    return {"status": "ok", "reason": None, "task": task_id, "variant": variant, **result}
+
+
+def _output(value: dict) -> dg.Output[dict]:
+    meta = status_metadata(value)
+    run = value.get("run") or {}
+    errors = sum(1 for r in value.get("rows", []) if r.get("error"))
+    if value.get("status") == "ok":
+        meta.update({
+            "rows": len(value["rows"]),
+            "error_rows": errors,
+            "calls_made": run.get("calls_made"),
+            "cache_hits": run.get("cache_hits"),
+            "wall_s": run.get("wall_s"),
+            "throughput_qps": run.get("throughput_qps"),
+            "latency_p50_s": run.get("latency_p50_s"),
+            "served_by": str(run.get("served_by")),
+            "stand_in": bool(run.get("stand_in")),
+            "spend_usd": run.get("spend_usd"),
+        })
+    return dg.Output(value, metadata=meta)
+
+
+def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        partitions_def=space.task_x_local,
+        group_name="predictions",
+        io_manager_key="results_io",
+        pool="gpu",
+        op_tags=GPU_OP_TAGS,
+        kinds={"openai"},
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        ins={
+            "prepared_splits": dg.AssetIn(),
+            "lora_adapter": dg.AssetIn(partition_mapping=same_task_subset_of_variants(space.lora_variants)),
+        },
+        description="Open-model predictions through a local OpenAI-compatible server (vLLM on GPU, "
+        "`transformers serve` on CPU); LoRA variants serve their adapter.",
+    )
+    def local_predictions(
+        context: dg.AssetExecutionContext,
+        bench: BenchResource,
+        model_store: ModelStoreResource,
+        local_server: LocalServerResource,
+        prepared_splits: dict,
+        lora_adapter: dict | None,
+    ) -> dg.Output[dict]:
+        task_id, variant = keys_of(context)
+        model_id, condition = split_variant(variant)
+        task, model = bench.task(task_id), bench.model(model_id)
+        reason = skip_reason(prepared_splits, task.skip_conditions, condition)
+        if not reason and condition in LORA_CONDITIONS and (lora_adapter or {}).get("status") != "ok":
+            reason = (lora_adapter or {}).get("reason") or "no adapter was trained for this cell"
+        if reason:
+            return _output(skipped(reason, task=task_id, variant=variant))
+
+        base_dir = model_store.base_model_dir(model, log=log_fn(context))
+        model_path = base_dir
+        if condition in LORA_CONDITIONS:
+            model_path = make_serving_folder(
+                base_dir, Path(lora_adapter["adapter_dir"]), bench.paths.results / "serving" / task_id / variant
+            )
+        if model.serving_engine != "transformers":
+            raise dg.Failure(
+                f"{model_id} is served by {model.serving_engine}; start it with the vLLM resource on a GPU host "
+                "(see README 'Scaling out')."
+            )
+        with local_server.serve(bench.paths.results / "logs" / task_id / f"{variant}.server.log") as base_url:
+            endpoint = Endpoint(
+                base_url=base_url, model=str(model_path), api_key_env=None, served_by="transformers",
+                stand_in=False, supports_logprobs=False, supports_json_schema=False, supports_guided_choice=False,
+                identity=f"{model.id}@{model.revision}|{(lora_adapter or {}).get('adapter_sha256') or 'base'}|transformers",
+            )
+            return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint))
+
+    @dg.asset(
+        partitions_def=space.task_x_api,
+        group_name="predictions",
+        io_manager_key="results_io",
+        pool="api",
+        kinds={"openai"},
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        description="Frontier API predictions (zero-shot, 5-shot). Without an API key a local model answers, "
+        "labelled as an API stand-in everywhere.",
+    )
+    def api_predictions(
+        context: dg.AssetExecutionContext,
+        bench: BenchResource,
+        model_store: ModelStoreResource,
+        local_server: LocalServerResource,
+        prepared_splits: dict,
+    ) -> dg.Output[dict]:
+        task_id, variant = keys_of(context)
+        model_id, condition = split_variant(variant)
+        task, model = bench.task(task_id), bench.model(model_id)
+        reason = skip_reason(prepared_splits, task.skip_conditions, condition)
+        if reason:
+            return _output(skipped(reason, task=task_id, variant=variant))
+        with ExitStack() as stack:
+            endpoint = resolve_api_endpoint(model, stand_in_url=None, stand_in_model=None)
+            if endpoint.stand_in:
+                if not model.stand_in:
+                    raise dg.Failure(f"{model.api_key_env} is not set and {model_id} has no stand_in model")
+                stand_in = bench.model(model.stand_in)
+                stand_in_dir = model_store.base_model_dir(stand_in, log=log_fn(context))
+                base_url = stack.enter_context(
+                    local_server.serve(bench.paths.results / "logs" / task_id / f"{variant}.server.log")
+                )
+                endpoint = resolve_api_endpoint(model, stand_in_url=base_url, stand_in_model=str(stand_in_dir))
+                context.log.warning(f"{model.api_key_env} not set: {model_id} answered by stand-in {stand_in.id}")
+            return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint))
+
+    return [local_predictions, api_predictions]

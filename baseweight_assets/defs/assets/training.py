@@ -1,0 +1,99 @@
+"""lora_adapter[task × <local model>__lora-500|lora-full] (pool ``gpu``)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from baseweight_assets.defs.assets.common import log_fn, skip_reason, skipped, status_metadata
+from baseweight_assets.defs.executors import GPU_OP_TAGS
+from baseweight_assets.defs.partitions import PartitionSpace, keys_of
+from baseweight_assets.defs.resources import BenchResource, ModelStoreResource
+from baseweight_assets.hardware import detect_hardware
+from baseweight_assets.prompting import PromptTemplate
+from baseweight_assets.storage.hashing import stable_hash
+from baseweight_assets.training.trainer import train_adapter
+from baseweight_assets.variants import split_variant
+
+
+def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        partitions_def=space.task_x_lora,
+        group_name="training",
+        io_manager_key="results_io",
+        pool="gpu",
+        op_tags=GPU_OP_TAGS,
+        kinds={"pytorch", "peft"},
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        description="A PEFT LoRA adapter (QLoRA on CUDA, plain LoRA on CPU) trained on the task's train split; "
+        "validation loss picks the checkpoint, test is never seen.",
+    )
+    def lora_adapter(
+        context: dg.AssetExecutionContext,
+        bench: BenchResource,
+        model_store: ModelStoreResource,
+        prepared_splits: dict,
+    ) -> dg.Output[dict]:
+        task_id, variant = keys_of(context)
+        model_id, condition = split_variant(variant)
+        task, model = bench.task(task_id), bench.model(model_id)
+        reason = skip_reason(prepared_splits, task.skip_conditions, condition)
+        if reason:
+            value = skipped(reason, task=task_id, variant=variant)
+            return dg.Output(value, metadata=status_metadata(value))
+
+        train = prepared_splits["splits"]["train"]
+        if condition == "lora-500":
+            keep = set(prepared_splits["lora_500_ids"])
+            train = [row for row in train if row["id"] in keep]
+        prompt = PromptTemplate.load(bench.config.prompts_dir, task, labels=prepared_splits.get("labels"))
+
+        def render_with_target(example: dict) -> list[dict]:
+            return [*prompt.render_messages(example), {"role": "assistant", "content": prompt.render_target(example)}]
+
+        config = bench.config.training_for(model_id, task_id)
+        hw = detect_hardware()
+        rate = bench.config.pricing.hardware.get(hw["hardware"])
+        scenario = bench.config.pricing.default_scenario
+        paths = bench.paths
+        out_dir = paths.results / "adapters" / task_id / variant
+        metadata = train_adapter(
+            base_model_dir=model_store.base_model_dir(model, log=log_fn(context)),
+            train_rows=train,
+            val_rows=prepared_splits["splits"]["val"],
+            render_messages=render_with_target,
+            config=config,
+            out_dir=out_dir,
+            work_dir=paths.repo_root / "checkpoints" / (paths.profile if paths.profile == "smoke" else "") / task_id / variant,
+            max_epochs=bench.profile_config.max_epochs,
+            hourly_rate=getattr(rate, scenario) if rate else 0.0,
+            hardware=hw["hardware"],
+            input_fingerprint=stable_hash([[r["id"] for r in train], config.model_dump(), prompt.hash]),
+            log=log_fn(context),
+        )
+        value = {
+            "status": "ok",
+            "reason": None,
+            "task": task_id,
+            "variant": variant,
+            "adapter_dir": str(out_dir),
+            "adapter_sha256": metadata.get("adapter_sha256"),
+            "metadata": metadata,
+        }
+        return dg.Output(
+            value,
+            metadata={
+                "status": "ok",
+                "adapter_dir": str(out_dir),
+                "adapter_sha256": str(metadata.get("adapter_sha256")),
+                "backend": str(metadata.get("backend")),
+                "n_train": metadata.get("n_train"),
+                "epochs_run": metadata.get("epochs_run"),
+                "best_val_loss": metadata.get("best_val_loss"),
+                "wall_time_s": metadata.get("wall_time_s"),
+                "training_cost_usd": metadata.get("training_cost_usd"),
+                "hardware": hw["hardware"],
+            },
+            data_version=dg.DataVersion(str(metadata.get("adapter_sha256"))[:16]),
+        )
+
+    return [lora_adapter]
