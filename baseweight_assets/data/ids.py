@@ -1,0 +1,35 @@
+"""Content-addressed ids and hashes: the same content gives the same id on every run and machine."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_id(task_id: str, content: object) -> str:
+    """``<task>-sha1(canonical json of content)[:12]``."""
+    digest = hashlib.sha1(canonical_json(content).encode("utf-8")).hexdigest()
+    return f"{task_id}-{digest[:12]}"
+
+
+def sha256_json(value: object) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def normalise(text: str) -> str:
+    """Lower-cased, whitespace-collapsed text: the key for exact-duplicate detection."""
+    return " ".join(text.split()).lower()
