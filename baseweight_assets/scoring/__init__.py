@@ -1,0 +1,1 @@
+"""Scoring: output parsing, task metrics, error categories, statistics and the code sandbox."""

@@ -1,0 +1,118 @@
+"""``baseweight-score TASK PREDICTIONS.jsonl``: score a JSONL of model outputs with the bench's own rules.
+
+Each line: ``id``, ``output`` (raw model text), ``gold`` (label string; list of gold spans, [] for an
+absent clause; or the MBPP ``test_list``), optional ``avg_logprob``, ``test_setup_code`` (MBPP),
+``question_id`` (CUAD windows of one question share it; default: ``id``), ``context`` (CUAD window
+text, enables the not-in-contract hallucination check) and ``error`` (a failed request). Prints one JSON
+object with every metric, its CI and the error-category counts, built by ``score_predictions``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from baseweight_assets.config.errors import ConfigError
+from baseweight_assets.config.loader import load_model_file
+from baseweight_assets.config.schema import TaskConfig
+from baseweight_assets.scoring.score import score_predictions
+
+DEFAULT_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+class InputError(ValueError):
+    """Bad predictions file; the message names the file and line."""
+
+
+def _gold(task: TaskConfig, row: dict, where: str) -> object:
+    gold = row["gold"]
+    if task.task_type == "code":
+        if not isinstance(gold, list) or not all(isinstance(t, str) for t in gold):
+            raise InputError(f"{where}: 'gold' must be the list of MBPP assert strings")
+        setup = row.get("test_setup_code") or ""
+        if not isinstance(setup, str):
+            raise InputError(f"{where}: 'test_setup_code' must be a string")
+        return {"test_list": gold, "test_setup_code": setup}
+    if task.task_type == "extraction":
+        if not isinstance(gold, list) or not all(isinstance(s, str) for s in gold):
+            raise InputError(f"{where}: 'gold' must be a list of gold spans ([] when the clause is absent)")
+        return gold
+    if not isinstance(gold, str):
+        raise InputError(f"{where}: 'gold' must be a label string")
+    return gold
+
+
+def read_rows(path: Path, task: TaskConfig) -> tuple[dict, list[dict]]:
+    """A minimal prepared_splits dict (one test_pool example per row, one seed) and the prediction rows."""
+    pool, rows, gold_by_q, seen = [], [], {}, set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or "id" not in row or "output" not in row or "gold" not in row:
+            raise InputError(f"{where}: each line needs an object with 'id', 'output' and 'gold'")
+        if not isinstance(row["output"], str):
+            raise InputError(f"{where}: 'output' must be a string")
+        lp = row.get("avg_logprob")
+        if lp is not None and (not isinstance(lp, (int, float)) or isinstance(lp, bool)):
+            raise InputError(f"{where}: 'avg_logprob' must be a number or null")
+        rid, qid = str(row["id"]), str(row.get("question_id", row["id"]))
+        gold = _gold(task, row, where)
+        if qid in gold_by_q and gold_by_q[qid] != gold:
+            raise InputError(f"{where}: gold differs from an earlier row of question {qid!r}")
+        if rid in seen:
+            raise InputError(f"{where}: duplicate id {rid!r}")
+        seen.add(rid)
+        gold_by_q[qid] = gold
+        fields = {"context": row["context"]} if isinstance(row.get("context"), str) else {}
+        pool.append({"id": rid, "question_id": qid, "gold": gold, "fields": fields})
+        rows.append({"id": rid, "question_id": qid, "output": row["output"], "avg_logprob": lp,
+                     "error": row.get("error") or None})
+    if not rows:
+        raise InputError(f"{path}: no prediction rows")
+    prepared = {"task": task.id, "labels": task.labels, "splits": {"test_pool": pool},
+                "test_seeds": [list(dict.fromkeys(r["question_id"] for r in rows))]}
+    return prepared, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="baseweight-score", description=__doc__.splitlines()[0])
+    parser.add_argument("task", help="task id: configs/tasks/TASK.yaml")
+    parser.add_argument("predictions", type=Path, help="JSONL file of predictions")
+    parser.add_argument("--configs", type=Path, default=DEFAULT_CONFIGS, help="configs folder")
+    parser.add_argument("--n-bootstrap", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=None, help="parallel sandbox processes (MBPP)")
+    parser.add_argument("--per-example", action="store_true", help="include the per-question entries")
+    args = parser.parse_args(argv)
+    try:
+        task = load_model_file(args.configs / "tasks" / f"{args.task}.yaml", TaskConfig)
+        prepared, rows = read_rows(args.predictions, task)
+        labels = task.labels
+        if labels is None and task.task_type == "classification":
+            labels = sorted({ex["gold"] for ex in prepared["splits"]["test_pool"]})
+        result = score_predictions(task, prepared, rows, labels=labels, n_bootstrap=args.n_bootstrap,
+                                   seed=args.seed, workers=args.workers)
+    except (ConfigError, InputError, ValueError) as exc:
+        print(f"baseweight-score: {exc}", file=sys.stderr)
+        return 2
+    if not args.per_example:
+        result.pop("per_example")
+    result = {"task": task.id, **result}
+    json.dump(result, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""MBPP scoring: extract the program, run it with the task's asserts in the sandbox, aggregate.
+
+Each prediction row's program (``parsing.extract_code``) runs as: program, then ``test_setup_code``,
+then each assert of ``test_list`` (the standard MBPP harness order). A question's ``correct`` is the
+share of its samples that pass -- with one greedy sample that is pass@1 in {0, 1}; with n samples it
+is the unbiased pass@1 estimate. The category of a multi-sample question is its first sample's.
+"""
+
+from __future__ import annotations
+
+from baseweight_assets.scoring.parsing import extract_code
+from baseweight_assets.scoring.passk import pass_at_k
+from baseweight_assets.scoring.sandbox import SandboxLimits, run_programs
+
+
+def check_gold(gold: object, where: str) -> dict:
+    if not isinstance(gold, dict) or not isinstance(gold.get("test_list"), list) or not all(
+        isinstance(t, str) for t in gold["test_list"]
+    ):
+        raise ValueError(f"{where}: MBPP gold must be {{'test_list': [str, ...], 'test_setup_code': str}}")
+    setup = gold.get("test_setup_code") or ""
+    if not isinstance(setup, str):
+        raise ValueError(f"{where}: test_setup_code must be a string")
+    return {"test_list": gold["test_list"], "test_setup_code": setup}
+
+
+def execute_rows(rows: list[dict], golds: list[dict], limits: SandboxLimits, workers: int | None) -> list[str]:
+    """Sandbox status (or "api_error") for each row, in order; failed requests are not executed."""
+    todo = [i for i, r in enumerate(rows) if not r.get("error")]
+    results = run_programs(
+        [extract_code(rows[i].get("output") or "") for i in todo], limits, workers,
+        tests=[golds[i]["test_list"] for i in todo], setups=[golds[i]["test_setup_code"] for i in todo],
+    )
+    statuses = ["api_error"] * len(rows)
+    for i, res in zip(todo, results):
+        statuses[i] = res.status
+    return statuses
+
+
+def pass_at_ks(samples: dict[str, list[str]], ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+    """Mean unbiased pass@k over questions, for every k that all questions have enough samples for."""
+    if not samples:
+        return {}
+    n_min = min(len(s) for s in samples.values())
+    out = {}
+    for k in ks:
+        if k <= n_min:
+            vals = [pass_at_k(len(s), sum(x == "pass" for x in s), k) for s in samples.values()]
+            out[f"pass_at_{k}"] = sum(vals) / len(vals)
+    return out
