@@ -1,0 +1,219 @@
+"""Run a partition's requests: cache hits first, warm-up, a concurrency-1 latency probe, then the bounded-
+concurrency bulk; every row is appended (fsync) as it completes and failures become error rows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from baseweight_assets.config.schema import ApiPrice
+from baseweight_assets.inference.client import CallResult, make_client, stream_chat
+from baseweight_assets.inference.endpoint import Endpoint
+from baseweight_assets.inference.latency import latency_summary, throughput
+from baseweight_assets.inference.pacing import Pacer
+from baseweight_assets.inference.redaction import redact
+from baseweight_assets.inference.requests import PredictionRequest, request_body, request_hash
+from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_retryable,
+                                               retry_after_s)
+from baseweight_assets.inference.spend import SpendCapReached, SpendGuard
+from baseweight_assets.inference.store import PredictionStore, write_atomic
+from baseweight_assets.inference.structured import unwrap_label
+
+ROW_FIELDS = ("id", "question_id", "task", "model", "condition", "variant", "request_hash", "prompt_hash",
+              "few_shot_hash", "output", "input_tokens", "output_tokens", "latency_s", "ttft_s", "avg_logprob",
+              "error", "timestamp", "served_by", "stand_in")
+TIMING_KEYS = ("wall_s", "throughput_qps", "output_tokens_per_s", "latency_p50_s", "latency_p95_s", "ttft_p50_s",
+               "latency_n")
+
+
+def make_row(request: PredictionRequest, rhash: str, endpoint: Endpoint, *, task_id: str, model_id: str,
+             condition: str, result: CallResult | None, error: str | None, served_by: str | None = None) -> dict:
+    return {
+        "id": request.example_id, "question_id": request.question_id, "task": task_id, "model": model_id,
+        "condition": condition, "variant": f"{model_id}__{condition}", "request_hash": rhash,
+        "prompt_hash": request.prompt_hash, "few_shot_hash": request.few_shot_hash,
+        # constrained output: {"label": X} -> X; raw text is kept when it does not parse
+        "output": (unwrap_label(result.output) if request.response_format else result.output) if result else None,
+        "input_tokens": result.input_tokens if result else 0,
+        "output_tokens": result.output_tokens if result else 0,
+        "latency_s": result.latency_s if result else None,
+        "ttft_s": result.ttft_s if result else None,
+        "avg_logprob": result.avg_logprob if result else None,
+        "error": error, "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "served_by": served_by or endpoint.served_by, "stand_in": endpoint.stand_in,
+    }
+
+
+def estimate_input_tokens(request: PredictionRequest) -> int:
+    # ~4 characters per token: only used to pace and to reserve spend, never recorded.
+    return sum(len(str(m.get("content", ""))) for m in request.messages) // 4 + 4 * len(request.messages)
+
+
+class _Run:
+    def __init__(self, endpoint: Endpoint, *, timeout_s: float, max_attempts: int, guard: SpendGuard,
+                 pacer: Pacer, policy: RetryPolicy, breaker: CircuitBreaker, log: Callable[[str], None]) -> None:
+        self.endpoint, self.timeout_s, self.max_attempts = endpoint, timeout_s, max_attempts
+        self.guard, self.pacer, self.policy, self.breaker, self.log = guard, pacer, policy, breaker, log
+        self.client = make_client(endpoint, timeout_s)
+        self.calls = 0
+        self.retries = 0
+        self.stopped: str | None = None
+        self.rng = random.Random(0)
+
+    async def call(self, request: PredictionRequest, label: str) -> tuple[CallResult | None, str | None]:
+        """(result, None) or (None, error text); None, None when the spending cap stopped the run first."""
+        body = request_body(request, self.endpoint)
+        est = estimate_input_tokens(request)
+        reserved = self.guard.try_reserve(est, request.max_tokens)
+        if reserved is None:
+            if self.stopped is None:
+                self.stopped = f"spend cap ${self.guard.cap:.2f} reached (spent ${self.guard.spent:.4f})"
+            return None, None
+        last = "no attempt made"
+        try:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    await self.breaker.before_call()
+                except CircuitOpenError as exc:
+                    return None, f"{exc}; last error: {last}"
+                event = await self.pacer.acquire(est + request.max_tokens)
+                self.calls += 1
+                try:
+                    result = await stream_chat(self.client, body, self.timeout_s)
+                except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
+                    last = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                    if isinstance(exc, TimeoutError):
+                        last = f"timeout after {self.timeout_s}s"
+                    if not is_retryable(exc):
+                        self.breaker.record_success()  # the endpoint answered; the request itself is bad
+                        return None, f"attempt {attempt}/{self.max_attempts}: {last}"
+                    self.breaker.record_failure()
+                    if attempt == self.max_attempts:
+                        break
+                    delay = self.policy.delay(attempt, retry_after_s(exc), self.rng)
+                    self.retries += 1
+                    self.log(f"{label}: attempt {attempt}/{self.max_attempts} failed ({last[:200]}); "
+                             f"retrying in {delay:.2f}s")
+                    await asyncio.sleep(delay)
+                    continue
+                self.breaker.record_success()
+                Pacer.settle(event, result.input_tokens + result.output_tokens)
+                self.guard.settle(reserved, result.input_tokens, result.output_tokens)
+                reserved = 0.0
+                return result, None
+            return None, f"failed after {self.max_attempts} attempts: {last}"
+        finally:
+            if reserved:
+                self.guard.settle(reserved, 0, 0)
+
+
+def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store_path: Path, *, task_id: str,
+                    model_id: str, condition: str, concurrency: int, timeout_s: float, max_attempts: int,
+                    warmup: int, price: ApiPrice | None, spend_cap_usd: float | None, rpm: int | None,
+                    tpm: int | None, log: Callable[[str], None] = print, retry_policy: RetryPolicy | None = None,
+                    breaker: CircuitBreaker | None = None, latency_probe: int = 8,
+                    retry_errors: bool = True) -> dict:
+    """Predict every request, reusing rows already in ``store_path``; see the module docstring.
+
+    ``latency_probe`` requests run one at a time (concurrency-1 latency and TTFT); the rest run at
+    ``concurrency`` and give the throughput. Error rows are retried on the next run when ``retry_errors``.
+    Raises SpendCapReached (after flushing) when the cap stops the run; its ``result`` has the partial result.
+    """
+    if concurrency < 1 or max_attempts < 1:
+        raise ValueError(f"concurrency and max_attempts must be >= 1, got {concurrency}, {max_attempts}")
+    return asyncio.run(_run_async(
+        requests, endpoint, Path(store_path), task_id=task_id, model_id=model_id, condition=condition,
+        concurrency=concurrency, timeout_s=timeout_s, max_attempts=max_attempts, warmup=warmup, price=price,
+        spend_cap_usd=spend_cap_usd, rpm=rpm, tpm=tpm, log=log, policy=retry_policy or RetryPolicy(),
+        breaker=breaker or CircuitBreaker(), latency_probe=latency_probe, retry_errors=retry_errors))
+
+
+async def _run_async(requests, endpoint, store_path, *, task_id, model_id, condition, concurrency, timeout_s,
+                     max_attempts, warmup, price, spend_cap_usd, rpm, tpm, log, policy, breaker, latency_probe,
+                     retry_errors) -> dict:
+    hashes = [request_hash(r, endpoint) for r in requests]
+    if len(set(hashes)) != len(hashes):
+        raise ValueError(f"{task_id}/{model_id}__{condition}: duplicate requests (same example id and body)")
+    store = PredictionStore(store_path)
+    existing = store.load()
+    done: dict[str, dict] = {h: existing[h] for h in hashes
+                             if h in existing and (existing[h]["error"] is None or not retry_errors)}
+    cache_hits = len(done)
+    pending = [(r, h) for r, h in zip(requests, hashes) if h not in done]
+    log(f"{task_id}/{model_id}__{condition}: {len(requests)} requests, {cache_hits} cached, "
+        f"{len(pending)} to call on {endpoint.served_by}{' (stand-in)' if endpoint.stand_in else ''}")
+    # Only the paid API spends money per token; a local server or stand-in costs GPU/CPU time instead.
+    guard = SpendGuard(price if endpoint.served_by == "openai" else None, spend_cap_usd)
+    run = _Run(endpoint, timeout_s=timeout_s, max_attempts=max_attempts, guard=guard, pacer=Pacer(rpm, tpm),
+               policy=policy, breaker=breaker, log=log)
+    timing: dict = {}
+    try:
+        if pending:
+            for i in range(warmup):  # same first request, results discarded, before any clock starts
+                _, err = await run.call(pending[0][0], f"warm-up {i + 1}/{warmup}")
+                if err:
+                    log(f"warm-up {i + 1}/{warmup} failed: {err[:200]}")
+
+            async def one(request: PredictionRequest, rhash: str, phase: list) -> None:
+                result, error = await run.call(request, request.example_id)
+                if result is None and error is None:
+                    return  # spend cap: not done, no row
+                row = make_row(request, rhash, endpoint, task_id=task_id, model_id=model_id,
+                               condition=condition, result=result, error=error)
+                store.append(row)
+                done[rhash] = row
+                phase.append(row)
+                if error:
+                    log(f"{request.example_id}: error row: {error[:300]}")
+
+            n_probe = min(latency_probe, len(pending)) if concurrency > 1 else len(pending)
+            probe_rows: list[dict] = []
+            bulk_rows: list[dict] = []
+            t0 = time.perf_counter()
+            for request, rhash in pending[:n_probe]:
+                await one(request, rhash, probe_rows)
+            t1 = time.perf_counter()
+            sem = asyncio.Semaphore(concurrency)
+
+            async def bounded(request: PredictionRequest, rhash: str) -> None:
+                async with sem:
+                    await one(request, rhash, bulk_rows)
+
+            await asyncio.gather(*(bounded(r, h) for r, h in pending[n_probe:]))
+            t2 = time.perf_counter()
+            measured = bulk_rows if bulk_rows else probe_rows
+            timing = {"wall_s": t2 - t0, **throughput(measured, (t2 - t1) if bulk_rows else (t1 - t0)),
+                      **latency_summary(probe_rows)}
+    finally:
+        store.close()
+        await run.client.close()
+
+    rows = [done[h] for h in hashes if h in done]
+    if any(h in existing and done.get(h) is not existing[h] for h in hashes):
+        # An earlier error row was superseded: rewrite one row per hash (rows of other requests are kept).
+        store.rewrite(list({**existing, **done}.values()))
+    sidecar = store_path.with_name(store_path.name + ".run.json")
+    if not timing and sidecar.exists():  # nothing called: keep the timings measured when the rows were made
+        previous = json.loads(sidecar.read_text(encoding="utf-8"))
+        timing = {k: previous.get(k) for k in TIMING_KEYS}
+    run_info = {**{k: None for k in TIMING_KEYS}, **timing, "concurrency": concurrency, "latency_concurrency": 1,
+                "calls_made": run.calls, "retries": run.retries, "cache_hits": cache_hits,
+                "spend_usd": guard.spent, "stopped_early": run.stopped, "served_by": endpoint.served_by,
+                "stand_in": endpoint.stand_in, "rows_done": len(rows), "rows_total": len(requests),
+                "errors": sum(1 for r in rows if r["error"] is not None)}
+    if run.calls:
+        write_atomic(sidecar, json.dumps(run_info, indent=2, sort_keys=True))
+    result = {"rows": rows, "run": run_info}
+    if run.stopped:
+        message = (f"{task_id}/{model_id}__{condition}: {run.stopped}; {len(rows)}/{len(requests)} rows done "
+                   f"and saved in {store_path}; rerun with a higher cap to finish")
+        log(message)
+        raise SpendCapReached(message, result)
+    log(f"{task_id}/{model_id}__{condition}: done, {len(rows)} rows ({run_info['errors']} errors), "
+        f"{run.calls} calls, {cache_hits} cache hits, ${guard.spent:.4f}")
+    return result
