@@ -1,0 +1,317 @@
+/* Baseweight Bench dashboard. Reads window.BASEWEIGHT_DATA (data.js); all numbers are computed in Python.
+   Every string from the data is written with textContent, never innerHTML. */
+(function () {
+  "use strict";
+  const D = window.BASEWEIGHT_DATA;
+  const PALETTE = ["#2456c7", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d",
+                   "#364fc7", "#a61e4d", "#087f5b", "#495057"];
+  const ERROR_COLORS = { correct: "#2b8a3e" };
+  const ERROR_PALETTE = ["#e03131", "#f08c00", "#862e9c", "#1971c2", "#c2255c", "#495057", "#0b7285", "#a61e4d"];
+  const FLAG_TEXT = { smoke: "smoke", partial_data: "partial data", stand_in: "API stand-in" };
+  const state = { task: D.task_order[0], scenario: D.pricing.default_scenario, sortKey: "metric", sortDir: -1 };
+  const charts = {};
+  Chart.defaults.animation = false;
+  Chart.defaults.maintainAspectRatio = false;
+
+  // ---------------------------------------------------------------- helpers
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+  const num = (v) => typeof v === "number" && isFinite(v);
+  function fmt(v, digits) { return num(v) ? v.toFixed(digits === undefined ? 3 : digits) : "–"; }
+  function usd(v) {
+    if (!num(v)) return "–";
+    const a = Math.abs(v);
+    if (a >= 1000) return "$" + Math.round(v).toLocaleString("en-US");
+    if (a >= 1) return "$" + v.toFixed(2);
+    if (a === 0) return "$0";
+    return "$" + v.toPrecision(3);
+  }
+  // label only 1-2-5 steps of each decade so log axes stay readable
+  function logTick(format) {
+    return (v) => { const m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)); return [1, 2, 5].some((k) => Math.abs(m - k) < 1e-6) ? format(v) : ""; };
+  }
+  function vol(v) { return num(v) ? Math.ceil(v).toLocaleString("en-US") + "/day" : "–"; }
+  function task() { return D.tasks[state.task]; }
+  function label(cell) { return cell.display_name + " · " + cell.condition; }
+  function okCells(t) { return t.order.map((k) => t.cells[k]).filter((c) => c.status === "ok"); }
+  function sc(cell) { return cell.cost && cell.cost.by_scenario ? cell.cost.by_scenario[state.scenario] : undefined; }
+  function color(t, key) { return PALETTE[t.order.indexOf(key) % PALETTE.length]; }
+  function badges(parent, flags) { (flags || []).forEach((f) => parent.appendChild(el("span", FLAG_TEXT[f] || f, "badge"))); }
+  function chart(id, config) {
+    if (charts[id]) charts[id].destroy();
+    charts[id] = new Chart(document.getElementById(id), config);
+  }
+  function fillTable(table, headers, rows) {
+    table.replaceChildren();
+    const head = el("tr");
+    headers.forEach((h) => head.appendChild(el("th", h)));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = table.appendChild(el("tbody"));
+    rows.forEach((cells) => {
+      const tr = body.appendChild(el("tr"));
+      cells.forEach((c, i) => {
+        const td = tr.appendChild(el("td", c instanceof Node ? undefined : c, i === 0 ? "text" : ""));
+        if (c instanceof Node) td.appendChild(c);
+      });
+    });
+  }
+  function flagList(ul, messages) {
+    ul.replaceChildren();
+    messages.forEach((m) => ul.appendChild(el("li", m)));
+    ul.hidden = messages.length === 0;
+  }
+
+  // ---------------------------------------------------------------- page furniture
+  function renderHeader() {
+    document.getElementById("meta").textContent = "Generated " + D.generated_at + " · profile " + D.profile +
+      " · package " + D.package_version + " · schema " + D.schema_version + " · prices in " + D.pricing.currency;
+    flagList(document.getElementById("flags"), D.flags.messages);
+    const footer = document.getElementById("footer");
+    footer.textContent = "Utilisation target " + D.pricing.utilisation_target + "; adapters retrained " +
+      D.pricing.trainings_per_year + "× a year; Batch API discount " + D.pricing.batch_discount * 100 +
+      "%. API prices: " + Object.entries(D.pricing.api).map(([m, p]) => m + " $" + p.input_per_1m + "/$" +
+      p.output_per_1m + " per 1M in/out (" + p.effective_from + ")").join("; ") + ".";
+  }
+
+  function renderControls() {
+    const ts = document.getElementById("task-select");
+    D.task_order.forEach((id) => { const o = el("option", D.tasks[id].name); o.value = id; ts.appendChild(o); });
+    ts.value = state.task;
+    ts.addEventListener("change", () => { state.task = ts.value; render(); });
+    const ss = document.getElementById("scenario-select");
+    D.scenarios.forEach((s) => { const o = el("option", s); o.value = s; ss.appendChild(o); });
+    ss.value = state.scenario;
+    ss.addEventListener("change", () => { state.scenario = ss.value; render(); renderCross(); });
+  }
+
+  function renderCross() {
+    const x = D.cross_task;
+    document.getElementById("cross-summary").textContent = "Best LoRA beats the best API cell on " +
+      x.lora_better_than_best_api + " of " + x.n_tasks_compared + " tasks (" + x.lora_significantly_better +
+      " with a paired 95% CI above zero).";
+    const rows = x.rows.map((r) => {
+      const best = (k) => (k ? label(D.tasks[r.task].cells[k]) : "–");
+      const flags = el("span");
+      badges(flags, r.flags);
+      const ci = num(r.paired_ci[0]) ? " [" + fmt(r.paired_ci[0]) + ", " + fmt(r.paired_ci[1]) + "]" : "";
+      return [r.name, r.metric_label, best(r.best_lora), fmt(r.best_lora_metric), best(r.best_api),
+              fmt(r.best_api_metric), fmt(r.lora_minus_api) + ci, fmt(r.p_value, 4),
+              num(r.cost_per_1k_correct_ratio) ? r.cost_per_1k_correct_ratio.toFixed(1) + "×" : "–", flags];
+    });
+    fillTable(document.getElementById("cross-table"), ["Task", "Metric", "Best LoRA", "", "Best API", "",
+      "LoRA − API [paired CI]", "p", "API $/1k correct ÷ LoRA's", "Flags"], rows);
+    chart("chart-cross", {
+      type: "bar",
+      data: { labels: x.rows.map((r) => r.name),
+              datasets: [{ label: "Best LoRA", data: x.rows.map((r) => r.best_lora_metric), backgroundColor: PALETTE[0] },
+                         { label: "Best API", data: x.rows.map((r) => r.best_api_metric), backgroundColor: PALETTE[1] }] },
+      options: { scales: { y: { min: 0, max: 1, title: { display: true, text: "task metric" } } } },
+    });
+  }
+
+  // ---------------------------------------------------------------- per task
+  const COLUMNS = [
+    { key: "model", title: "Model · condition", text: true, value: (c) => label(c) },
+    { key: "metric", title: "Metric [95% CI]", value: (c) => c.metric && c.metric.value,
+      show: (c) => { const s = el("span", fmt(c.metric.value)); s.appendChild(el("span", " [" + fmt(c.metric.ci_lo) + ", " + fmt(c.metric.ci_hi) + "]", "ci")); return s; } },
+    { key: "seed", title: "Seeds mean ± sd", value: (c) => c.metric && c.metric.seed_mean,
+      show: (c) => fmt(c.metric.seed_mean) + " ± " + fmt(c.metric.seed_std) },
+    { key: "share", title: "Correct share", value: (c) => c.correct_share, show: (c) => fmt(c.correct_share) },
+    { key: "cpq", title: "$/query", value: (c) => sc(c) && sc(c).per_query, show: (c) => usd(sc(c) && sc(c).per_query) },
+    { key: "c1k", title: "$/1k correct", value: (c) => sc(c) && sc(c).per_1k_correct, show: (c) => usd(sc(c) && sc(c).per_1k_correct) },
+    { key: "tco", title: "TCO 12 mo", value: (c) => sc(c) && sc(c).tco_12mo.total, show: (c) => usd(sc(c) && sc(c).tco_12mo.total) },
+    { key: "p50", title: "p50 latency s", value: (c) => c.latency && c.latency.latency_p50_s, show: (c) => fmt(c.latency.latency_p50_s, 2) },
+    { key: "hw", title: "Priced on", text: true, value: (c) => c.cost && (c.cost.hardware || c.cost.basis),
+      show: (c) => (c.cost.hardware ? c.cost.hardware : c.cost.basis || "–") },
+    { key: "qps", title: "Throughput q/s", value: (c) => c.latency && c.latency.throughput_qps, show: (c) => fmt(c.latency.throughput_qps, 2) },
+  ];
+
+  function renderLeaderboard(t) {
+    const table = document.getElementById("leaderboard");
+    table.replaceChildren();
+    const head = el("tr");
+    COLUMNS.concat([{ key: "flags", title: "Flags", text: true }]).forEach((col) => {
+      const th = el("th", col.title, col.text ? "text" : "");
+      th.dataset.key = col.key;
+      if (col.key === state.sortKey) th.setAttribute("aria-sort", state.sortDir > 0 ? "ascending" : "descending");
+      if (col.value) th.addEventListener("click", () => {
+        state.sortDir = state.sortKey === col.key ? -state.sortDir : (col.text ? 1 : -1);
+        state.sortKey = col.key;
+        renderLeaderboard(task());
+      });
+      head.appendChild(th);
+    });
+    table.appendChild(el("thead")).appendChild(head);
+    const col = COLUMNS.find((c) => c.key === state.sortKey);
+    const cells = t.order.map((k) => t.cells[k]);
+    const ok = cells.filter((c) => c.status === "ok").sort((a, b) => {
+      const va = col.value(a), vb = col.value(b);
+      if (va === vb) return 0;
+      if (va === null || va === undefined) return 1;
+      if (vb === null || vb === undefined) return -1;
+      return (va < vb ? -1 : 1) * state.sortDir;
+    });
+    const pareto = new Set(t.pareto[state.scenario]);
+    const body = table.appendChild(el("tbody"));
+    ok.concat(cells.filter((c) => c.status !== "ok")).forEach((c) => {
+      const tr = body.appendChild(el("tr", undefined, c.status === "ok" ? "" : "skipped"));
+      tr.dataset.variant = c.variant;
+      COLUMNS.forEach((colm) => {
+        const td = tr.appendChild(el("td", undefined, colm.text ? "text" : ""));
+        if (colm.key === "model") td.textContent = label(c);
+        else if (c.status !== "ok") td.textContent = colm.key === "metric" ? "skipped: " + (c.reason || "") : "";
+        else {
+          const v = colm.show(c);
+          if (v instanceof Node) td.appendChild(v); else td.textContent = v;
+        }
+      });
+      const ftd = tr.appendChild(el("td", undefined, "text"));
+      if (pareto.has(c.variant)) ftd.appendChild(el("span", "Pareto", "badge pareto"));
+      badges(ftd, c.flags);
+      if (c.cost && c.cost.error) ftd.appendChild(el("span", "cost: " + c.cost.error, "badge"));
+    });
+  }
+
+  function renderScatter(t) {
+    const pts = okCells(t).filter((c) => sc(c) && num(c.metric.value)).map((c) => (
+      { x: sc(c).per_query, y: c.metric.value, name: label(c), kind: c.kind }));
+    const front = t.pareto[state.scenario].map((k) => t.cells[k]).map((c) => ({ x: sc(c).per_query, y: c.metric.value, name: label(c) }));
+    chart("chart-scatter", {
+      type: "scatter",
+      data: { datasets: [
+        { label: "Self-hosted", data: pts.filter((p) => p.kind === "local"), backgroundColor: PALETTE[0], pointRadius: 5 },
+        { label: "API", data: pts.filter((p) => p.kind === "api"), backgroundColor: PALETTE[1], pointRadius: 5, pointStyle: "rectRot" },
+        { label: "Pareto front", data: front, showLine: true, borderColor: "#868e96", borderDash: [4, 3], pointRadius: 0, fill: false },
+      ] },
+      options: { scales: { x: { type: "logarithmic", ticks: { callback: logTick(usd) },
+                                title: { display: true, text: "cost per query (USD, " + state.scenario + " GPU prices)" } },
+                           y: { title: { display: true, text: t.metric_label } } },
+                 plugins: { tooltip: { callbacks: { label: (ctx) => ctx.raw.name + ": " + fmt(ctx.raw.y) + " at " + usd(ctx.raw.x) } } } },
+    });
+  }
+
+  function renderTco(t) {
+    const curves = t.tco_curves.by_scenario[state.scenario];
+    const volumes = t.tco_curves.volumes;
+    const datasets = Object.keys(curves).map((k) => {
+      const c = t.cells[k];
+      return { label: label(c), data: volumes.map((v, i) => ({ x: v, y: curves[k][i] })), borderColor: color(t, k),
+               backgroundColor: color(t, k), pointRadius: 0, borderWidth: 2, borderDash: c.kind === "api" ? [6, 3] : [] };
+    });
+    const marks = [];
+    okCells(t).filter((c) => c.condition.startsWith("lora") && c.break_even).forEach((c) => {
+      Object.entries(c.break_even).forEach(([api, by]) => {
+        const b = by[state.scenario];
+        if (num(b.daily_volume)) marks.push({ x: b.daily_volume, y: b.tco_12mo_at_volume, name: label(c) + " vs " + label(t.cells[api]) });
+      });
+    });
+    datasets.push({ label: "Break-even (LoRA vs API)", data: marks, type: "scatter", pointRadius: 7, pointStyle: "crossRot",
+                    borderColor: "#000", backgroundColor: "#000", borderWidth: 2 });
+    chart("chart-tco", {
+      type: "line", data: { datasets },
+      options: { parsing: true, scales: {
+        x: { type: "logarithmic", ticks: { callback: logTick((v) => v.toLocaleString("en-US")) }, title: { display: true, text: "queries per day" } },
+        y: { type: "logarithmic", ticks: { callback: logTick(usd) }, title: { display: true, text: "12-month TCO (USD, " + state.scenario + ")" } } },
+        plugins: { legend: { labels: { boxWidth: 12, font: { size: 10 } } },
+                   tooltip: { callbacks: { label: (ctx) => (ctx.raw.name || ctx.dataset.label) + ": " + usd(ctx.raw.y) + " at " + vol(ctx.raw.x) } } } },
+    });
+  }
+
+  function renderErrors(t) {
+    const cells = okCells(t);
+    const cats = [...new Set(cells.flatMap((c) => Object.keys(c.error_counts)))].sort((a, b) => (a === "correct" ? -1 : b === "correct" ? 1 : a.localeCompare(b)));
+    chart("chart-errors", {
+      type: "bar",
+      data: { labels: cells.map(label), datasets: cats.map((cat, i) => ({
+        label: cat, backgroundColor: ERROR_COLORS[cat] || ERROR_PALETTE[i % ERROR_PALETTE.length],
+        data: cells.map((c) => { const n = Object.values(c.error_counts).reduce((a, b) => a + b, 0); return n ? (c.error_counts[cat] || 0) / n : 0; }) })) },
+      options: { indexAxis: "y", scales: { x: { stacked: true, min: 0, max: 1 }, y: { stacked: true, ticks: { font: { size: 10 } } } } },
+    });
+  }
+
+  function renderLatency(t) {
+    const cells = okCells(t);
+    const series = [["p50", "latency_p50_s"], ["p95", "latency_p95_s"], ["TTFT p50", "ttft_p50_s"]];
+    chart("chart-latency", {
+      type: "bar",
+      data: { labels: cells.map(label), datasets: series.map(([name, key], i) => ({
+        label: name, backgroundColor: PALETTE[i * 2], data: cells.map((c) => c.latency[key]) })) },
+      options: { scales: { y: { title: { display: true, text: "seconds" } }, x: { ticks: { font: { size: 10 } } } } },
+    });
+  }
+
+  function renderLoss(t) {
+    const datasets = [];
+    okCells(t).filter((c) => c.training).forEach((c) => {
+      const col = color(t, c.variant);
+      datasets.push({ label: label(c) + " train", data: c.training.loss_history.map((p) => ({ x: p.step, y: p.loss })),
+                      borderColor: col, backgroundColor: col, pointRadius: 2 });
+      if (c.training.val_loss_history.length) datasets.push({ label: label(c) + " val",
+        data: c.training.val_loss_history.map((p) => ({ x: p.step, y: p.loss })), borderColor: col,
+        backgroundColor: col, borderDash: [5, 4], pointRadius: 2 });
+    });
+    document.getElementById("loss-empty").hidden = datasets.length > 0;
+    chart("chart-loss", { type: "line", data: { datasets },
+      options: { scales: { x: { type: "linear", title: { display: true, text: "step" } }, y: { title: { display: true, text: "loss" } } } } });
+  }
+
+  function renderComparisons(t) {
+    const rows = t.comparisons.map((c) => {
+      const p = c.paired || {};
+      const ci = num(p.ci_lo) ? "[" + fmt(p.ci_lo) + ", " + fmt(p.ci_hi) + "]" : (p.error ? "n/a: " + p.error : "–");
+      return [c.kind.replace(/_/g, " "), label(t.cells[c.a]), label(t.cells[c.b]), fmt(c.metric_a), fmt(c.metric_b),
+              fmt(c.diff), ci, fmt(p.p_value, 4), p.test || "–",
+              num(c.cost_per_1k_correct_ratio) ? c.cost_per_1k_correct_ratio.toFixed(2) + "×" : "–"];
+    });
+    fillTable(document.getElementById("comparisons"), ["Comparison", "A (LoRA)", "B", "A", "B", "A − B",
+      "paired 95% CI", "p", "test", "B $/1k correct ÷ A's"], rows);
+  }
+
+  function renderBreakEven(t) {
+    const rows = [];
+    okCells(t).filter((c) => c.break_even).forEach((c) => Object.entries(c.break_even).forEach(([api, by]) => {
+      const b = by[state.scenario];
+      rows.push([label(c), label(t.cells[api]), num(b.daily_volume) ? vol(b.daily_volume) : (b.reason || "never"),
+                 num(b.always_cheaper_above) ? vol(b.always_cheaper_above) : "–",
+                 usd(sc(c).hourly_rate) + "/h " + (c.cost.hardware || "")]);
+    }));
+    fillTable(document.getElementById("break-even"), ["Self-hosted", "vs API", "Cheaper from", "Always cheaper above",
+      "Rate (" + state.scenario + ")"], rows);
+  }
+
+  function renderSamples(t) {
+    const box = document.getElementById("samples");
+    box.replaceChildren();
+    okCells(t).filter((c) => c.samples && c.samples.length).forEach((c) => {
+      const div = box.appendChild(el("div", undefined, "sample"));
+      div.appendChild(el("strong", label(c)));
+      c.samples.forEach((s) => {
+        div.appendChild(el("div", (s.category || "") + " · " + s.question_id, "meta"));
+        div.appendChild(el("pre", s.output, "model-output"));
+      });
+    });
+  }
+
+  function render() {
+    const t = task();
+    document.getElementById("task-title").textContent = t.name;
+    document.getElementById("task-desc").textContent = "Metric: " + t.metric_label + ". Cost per 1k correct counts " +
+      t.accuracy_basis + ". TCO at " + t.default_daily_volume.toLocaleString("en-US") + " queries/day.";
+    document.getElementById("scenario-note").textContent = Object.entries(D.pricing.hardware)
+      .map(([h, r]) => h + " " + usd(r[state.scenario]) + "/h").join(" · ");
+    const msgs = t.flags.map((f) => f === "partial_data" ? "Partial data: " + (t.partial_reason || "") :
+      f === "stand_in" ? "Some API cells were answered by a local stand-in, not the API." : "Smoke profile: not results.");
+    flagList(document.getElementById("task-flags"), msgs);
+    renderLeaderboard(t); renderScatter(t); renderTco(t); renderErrors(t); renderLatency(t); renderLoss(t);
+    renderComparisons(t); renderBreakEven(t); renderSamples(t);
+  }
+
+  renderHeader();
+  renderControls();
+  renderCross();
+  render();
+})();
