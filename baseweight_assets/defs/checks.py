@@ -1,6 +1,5 @@
 """Asset checks where a stage can be wrong silently; each wraps a pure validator."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -30,7 +30,7 @@ def build_resources(settings: Settings) -> dict:
             profile=settings.profile,
             use_hub=settings.use_hub,
         ),
-        "model_store": ModelStoreResource(models_cache=str(paths.models_cache)),
+        "model_store": ModelStoreResource(models_cache=str(settings.models_cache)),
         "local_server": LocalServerResource(),
         "data_io": JsonArtifactIOManagerFactory(base_path=str(paths.data)),
         "results_io": JsonArtifactIOManagerFactory(base_path=str(paths.results)),

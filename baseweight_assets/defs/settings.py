@@ -20,6 +20,7 @@ class Settings:
     config_dir: Path
     prompts_dir: Path
     data_root: Path
+    models_cache: Path
     profile: str = "smoke"
     environment: str = "local"
     use_hub: bool = False
@@ -39,6 +40,7 @@ class Settings:
             config_dir=Path(env.get("BASEWEIGHT_CONFIG_DIR", repo / "configs")).resolve(),
             prompts_dir=Path(env.get("BASEWEIGHT_PROMPTS_DIR", repo / "prompts")).resolve(),
             data_root=Path(env.get("BASEWEIGHT_DATA_DIR") or default_data_root()).resolve(),
+            models_cache=Path(env.get("BASEWEIGHT_MODELS_CACHE", repo / ".cache" / "models")).resolve(),
             profile=profile,
             environment=environment,
             # The Hub is used only when asked for and not forced offline.

@@ -1,6 +1,5 @@
 """Small helpers shared by the model-stage assets."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """raw_dataset[task] -> prepared_splits[task]."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """local_predictions[task × local variant] (pool ``gpu``) and api_predictions[task × API variant] (pool ``api``)."""
 
-from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path

@@ -1,6 +1,5 @@
 """task_summary[task] -> dashboard_data -> dashboard_site."""
 
-from __future__ import annotations
 
 from datetime import datetime, timezone
 
@@ -9,6 +8,7 @@ import dagster as dg
 import baseweight_assets
 from baseweight_assets.defs.partitions import PartitionSpace, all_variants_of_task
 from baseweight_assets.defs.resources import BenchResource
+from baseweight_assets.paths import REPO_ROOT
 from baseweight_assets.report.dashboard import build_dashboard
 from baseweight_assets.report.site_build import build_site
 from baseweight_assets.report.summary import summarize_task
@@ -24,6 +24,14 @@ def _by_variant(values: dict | None) -> dict[str, dict]:
         dims = getattr(key, "keys_by_dimension", None)
         out[dims["variant"] if dims else str(key).split("|", 1)[-1]] = value
     return out
+
+
+def _data_provenance(cells: dict[str, dict]) -> dict | None:
+    """Where the task's data came from, as recorded by prepared_splits and carried on every scored cell."""
+    for cell in cells.values():
+        if cell.get("status") == "ok" and cell.get("provenance"):
+            return {**cell["provenance"], "prompt_hash": cell.get("prompt_hash"), "few_shot_hash": cell.get("few_shot_hash")}
+    return None
 
 
 def build_report_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
@@ -42,10 +50,12 @@ def build_report_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext, bench: BenchResource, scores: dict, lora_adapter: dict
     ) -> dg.Output[dict]:
         task = bench.task(context.partition_key)
+        cells = _by_variant(scores)
         summary = summarize_task(
-            task, _by_variant(scores), _by_variant(lora_adapter), bench.config,
+            task, cells, _by_variant(lora_adapter), bench.config,
             n_resamples=bench.bootstrap_resamples, seed=bench.config.run.bootstrap_seed,
         )
+        summary["data_provenance"] = _data_provenance(cells)
         return dg.Output(summary, metadata={"cells": len(_by_variant(scores)), "profile": bench.profile})
 
     @dg.asset(
@@ -61,7 +71,11 @@ def build_report_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             bench.config, summaries, profile=bench.profile,
             generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             package_version=baseweight_assets.__version__,
-            provenance={"data_root": str(bench.data_root), "use_hub": bench.use_hub},
+            provenance={
+                "data_root": str(bench.data_root),
+                "use_hub": bench.use_hub,
+                "tasks": {t: s.get("data_provenance") or {} for t, s in summaries.items()},
+            },
         )
         tables = export_tables(dashboard, bench.paths.dashboard / "tables")
         return dg.Output(
@@ -80,7 +94,7 @@ def build_report_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         description="The static Chart.js site built from dashboard_data (works offline and from file://).",
     )
     def dashboard_site(context: dg.AssetExecutionContext, bench: BenchResource, dashboard_data: dict) -> dg.Output[dict]:
-        index = build_site(dashboard_data, bench.paths.dashboard / "site", site_src=bench.paths.repo_root / "site")
+        index = build_site(dashboard_data, bench.paths.dashboard / "site", site_src=REPO_ROOT / "site")
         return dg.Output({"index": str(index)}, metadata={"index": dg.MetadataValue.path(str(index))})
 
     return [task_summary, dashboard_data, dashboard_site]

@@ -1,6 +1,5 @@
 """scores[task × variant]: predictions -> metrics with CIs, seed spread and error categories."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -62,8 +61,8 @@ def build_scoring_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         )
         run = dict(predictions.get("run") or {})
         rows = predictions["rows"]
-        run["input_tokens"] = sum(r.get("input_tokens") or 0 for r in rows)
-        run["output_tokens"] = sum(r.get("output_tokens") or 0 for r in rows)
+        run["total_input_tokens"] = sum(r.get("input_tokens") or 0 for r in rows)
+        run["total_output_tokens"] = sum(r.get("output_tokens") or 0 for r in rows)
         run["n_requests"] = len(rows)
         value = {"status": "ok", "reason": None, **ident, **result, "run": run,
                  "provenance": prepared_splits.get("provenance"), "profile": bench.profile,

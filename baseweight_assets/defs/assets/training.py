@@ -1,6 +1,5 @@
 """lora_adapter[task × <local model>__lora-500|lora-full] (pool ``gpu``)."""
 
-from __future__ import annotations
 
 import dagster as dg
 
