@@ -1,0 +1,1 @@
+"""LoRA/QLoRA training: backends, chat rendering with assistant-only labels, resume, metadata, serving folder."""

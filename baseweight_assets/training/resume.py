@@ -1,0 +1,110 @@
+"""Crash-safe resume: an input hash over data, config and code, ``train_state.json`` and checkpoint hygiene.
+
+Decision for a work dir: ``resume`` (same hash, killed or failed mid-way, a complete checkpoint on disk) or
+``fresh`` (anything else; checkpoints left by other inputs are stale and deleted first). A failed run with
+unchanged inputs resumes too: an OOM caused by a neighbour or a crash is transient, while a real fix
+(a lower learning rate after a NaN, a smaller batch after an OOM) changes the hash and starts fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from baseweight_assets.training.jsonio import read_json, write_json_atomic
+
+STATE_FILE = "train_state.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# Files the base model folder is identified by (weights by name and size: hashing 16 GB is too slow).
+_BASE_ID_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+                  "generation_config.json", "special_tokens_map.json")
+
+
+def code_version() -> str:
+    """sha256 over this package's Python source, so a trainer change invalidates old checkpoints."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def base_model_identity(base_model_dir: Path) -> dict[str, Any]:
+    base_model_dir = Path(base_model_dir)
+    files = {}
+    for name in _BASE_ID_FILES:
+        p = base_model_dir / name
+        if p.is_file():
+            files[name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    weights = sorted((p.name, p.stat().st_size) for p in base_model_dir.glob("*.safetensors"))
+    return {"files": files, "weights": weights}
+
+
+def input_hash(*, train_rows: list[dict], val_rows: list[dict], train_messages: list[list[dict]],
+               val_messages: list[list[dict]], config: dict, max_epochs: int | None, backend: str,
+               base_model_dir: Path, input_fingerprint: str) -> str:
+    payload = {
+        "train": [[r.get("id"), r.get("target")] for r in train_rows], "val": [[r.get("id"), r.get("target")] for r in val_rows],
+        "train_messages": train_messages, "val_messages": val_messages,
+        "config": config, "max_epochs": max_epochs, "backend": backend,
+        "base": base_model_identity(base_model_dir), "fingerprint": input_fingerprint, "code": code_version(),
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def checkpoints(work_dir: Path) -> list[Path]:
+    """``checkpoint-N`` folders sorted by step."""
+    found = [(int(m.group(1)), p) for p in Path(work_dir).glob("checkpoint-*") if (m := _CHECKPOINT.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def is_complete_checkpoint(path: Path) -> bool:
+    """A kill during saving leaves a partial folder; trainer_state.json is written last by the Trainer."""
+    return ((path / "trainer_state.json").is_file() and (path / "optimizer.pt").is_file()
+            and any(path.glob("adapter_model.*")))
+
+
+def last_complete_checkpoint(work_dir: Path) -> Path | None:
+    done = [p for p in checkpoints(work_dir) if is_complete_checkpoint(p)]
+    return done[-1] if done else None
+
+
+def remove_checkpoints(work_dir: Path) -> list[str]:
+    removed = []
+    for path in checkpoints(work_dir):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
+
+
+def read_state(work_dir: Path) -> dict | None:
+    path = Path(work_dir) / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        state = read_json(path)
+    except ValueError:
+        return None  # a corrupt state file means nothing can be trusted: start fresh
+    return state if isinstance(state, dict) else None
+
+
+def write_state(work_dir: Path, **fields: Any) -> dict:
+    state = {**(read_state(work_dir) or {}), **fields, "updated_at": time.time()}
+    write_json_atomic(Path(work_dir) / STATE_FILE, state)
+    return state
+
+
+def decide(work_dir: Path, digest: str) -> tuple[str, Path | None, list[str]]:
+    """Return (``resume``|``fresh``, checkpoint to resume from, names of stale checkpoints removed)."""
+    work_dir = Path(work_dir)
+    state = read_state(work_dir)
+    if state and state.get("input_hash") == digest and state.get("status") in ("in_progress", "failed"):
+        ckpt = last_complete_checkpoint(work_dir)
+        if ckpt is not None:
+            return "resume", ckpt, []
+    return "fresh", None, remove_checkpoints(work_dir)

@@ -1,0 +1,323 @@
+"""Train one LoRA/QLoRA adapter on prepared Examples; resume after a crash; publish atomically with metadata.
+
+Minimums: at least ``MIN_TRAIN_EXAMPLES`` training and ``MIN_VAL_EXAMPLES`` validation examples must remain
+after over-long ones are dropped (validation drives early stopping and best-checkpoint selection; the test
+split is never passed in). ``early_stopping_patience: 0`` turns early stopping off.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from baseweight_assets.config.schema import TrainingConfig
+from baseweight_assets.training.backends import Backend, choose_backend, prepare_model
+from baseweight_assets.training.errors import TrainingDivergedError, TrainingInputError, TrainingOOMError
+from baseweight_assets.training.jsonio import read_json, write_json_atomic
+from baseweight_assets.training.metadata import (
+    METADATA_FILE,
+    adapter_sha256,
+    device_hours,
+    library_versions,
+    loss_histories,
+    training_cost_usd,
+)
+from baseweight_assets.training.rendering import render_chats, tokenize_chats
+from baseweight_assets.training.resume import (
+    STATE_FILE,
+    decide,
+    input_hash,
+    read_state,
+    remove_checkpoints,
+    write_state,
+)
+
+MIN_TRAIN_EXAMPLES = 4
+MIN_VAL_EXAMPLES = 1
+
+
+def train_adapter(*, base_model_dir: Path | str, train_rows: list[dict], val_rows: list[dict],
+                  render_messages: Callable[[dict], list[dict]], config: TrainingConfig, out_dir: Path,
+                  work_dir: Path, max_epochs: int | None = None, hourly_rate: float, hardware: str,
+                  input_fingerprint: str, log: Callable[[str], None] = print) -> dict:
+    """Fine-tune ``base_model_dir`` with LoRA and publish the adapter folder at ``out_dir`` (only on success)."""
+    base_model_dir, out_dir, work_dir = Path(base_model_dir), Path(out_dir), Path(work_dir)
+    _check_count(train_rows, "train", MIN_TRAIN_EXAMPLES)
+    _check_count(val_rows, "val", MIN_VAL_EXAMPLES)
+    training_cost_usd(0.0, hourly_rate)  # validates the rate before any work
+    backend = choose_backend(config)
+    log(f"training backend: {backend.name} ({backend.why})")
+    if backend.name == "unsloth":
+        import unsloth  # noqa: F401 - must be imported before transformers/trl so its patches apply
+    tokenizer = load_tokenizer(base_model_dir)
+    template_kwargs = {} if config.enable_thinking is None else {"enable_thinking": config.enable_thinking}
+    train_chats, val_chats = render_chats(train_rows, render_messages), render_chats(val_rows, render_messages)
+    digest = input_hash(train_rows=train_rows, val_rows=val_rows, train_messages=train_chats, val_messages=val_chats,
+                        config=config.model_dump(mode="json"), max_epochs=max_epochs, backend=backend.name,
+                        base_model_dir=base_model_dir, input_fingerprint=input_fingerprint)
+    published = _published_metadata(out_dir, digest)
+    if published is not None:
+        log(f"{out_dir}: adapter for input hash {digest[:12]} already published; reusing it")
+        return {**published, "reused": True}
+
+    train_ds, train_report = tokenize_chats(_ids(train_rows), train_chats, tokenizer,
+                                            max_seq_length=config.max_seq_length, template_kwargs=template_kwargs)
+    val_ds, val_report = tokenize_chats(_ids(val_rows), val_chats, tokenizer,
+                                        max_seq_length=config.max_seq_length, template_kwargs=template_kwargs)
+    _check_kept(train_report, "train", MIN_TRAIN_EXAMPLES, config.max_seq_length)
+    _check_kept(val_report, "val", MIN_VAL_EXAMPLES, config.max_seq_length)
+    for name, rep in (("train", train_report), ("val", val_report)):
+        if rep.dropped_too_long:
+            log(f"{name}: dropped {len(rep.dropped_too_long)} example(s) longer than max_seq_length="
+                f"{config.max_seq_length} tokens (first: {rep.dropped_too_long[0]})")
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    mode, checkpoint, removed = decide(work_dir, digest)
+    if removed:
+        log(f"{work_dir}: removed {len(removed)} stale checkpoint(s) from other inputs: {', '.join(removed)}")
+    prior_s = _prior_elapsed(work_dir) if mode == "resume" else 0.0
+    if mode == "fresh":
+        (work_dir / STATE_FILE).unlink(missing_ok=True)  # nothing from other inputs carries over
+    log(f"resuming from {checkpoint}" if checkpoint else "starting fresh")
+    epochs_cap = config.epochs_cap(len(train_ds))
+    epochs = min(epochs_cap, max_epochs) if max_epochs else epochs_cap
+    write_state(work_dir, input_hash=digest, status="in_progress", prior_elapsed_s=prior_s, attempt_elapsed_s=0.0,
+                backend=backend.name, out_dir=str(out_dir))
+
+    from baseweight_assets.training.callbacks import (
+        NonFiniteLossGuard,
+        StateHeartbeat,
+        peak_gpu_mb,
+        peak_rss_mb,
+        reset_gpu_peak,
+    )
+
+    started = time.monotonic()
+    model = prepare_model(base_model_dir, config, backend, tokenizer)
+    guard = NonFiniteLossGuard()
+    trainer = build_trainer(model=model, tokenizer=tokenizer, train_rows=train_ds, val_rows=val_ds, config=config,
+                            backend=backend, output_dir=work_dir, epochs=epochs,
+                            callbacks=[guard, StateHeartbeat(work_dir, started, log)])
+    reset_gpu_peak()
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except Exception as exc:
+        if _is_oom(exc):
+            message = oom_advice(config, backend)
+            write_state(work_dir, status="failed", error=message)
+            raise TrainingOOMError(message) from exc
+        write_state(work_dir, status="failed", error=repr(exc)[:500])
+        raise
+    wall_time_s = time.monotonic() - started
+    if guard.bad_step is not None:
+        message = (f"training diverged: non-finite {guard.bad_what} at step {guard.bad_step} "
+                   f"(learning_rate={config.learning_rate}); lower the learning rate or check the data")
+        write_state(work_dir, status="failed", error=message)
+        raise TrainingDivergedError(message)
+
+    state = trainer.state
+    train_hist, val_hist = loss_histories(state.log_history)
+    devices = _device_count(trainer, backend)
+    total_s = prior_s + wall_time_s
+    hours = device_hours(total_s, devices)
+    meta = {
+        "backend": backend.name, "backend_why": backend.why, "backend_detail": backend.as_dict(),
+        "base_model": str(base_model_dir), "hardware": hardware, "gpu_name": _gpu_name(backend), "devices": devices,
+        "n_train": len(train_ds), "n_val": len(val_ds), "n_train_in": len(train_rows), "n_val_in": len(val_rows),
+        "train_rendering": train_report.as_dict(), "val_rendering": val_report.as_dict(),
+        "n_dropped_too_long": len(train_report.dropped_too_long) + len(val_report.dropped_too_long),
+        "n_truncated": 0, "long_example_policy": "drop",
+        "epochs_cap": epochs, "epochs_cap_by_train_size": epochs_cap, "epochs_run": state.epoch,
+        "steps": state.global_step, "max_steps": state.max_steps,
+        "stopped_early": state.global_step < state.max_steps,
+        "loss_history": train_hist, "val_loss_history": val_hist, "best_val_loss": state.best_metric,
+        "best_checkpoint_step": _step_of(state.best_model_checkpoint),
+        "wall_time_s": round(total_s, 3), "wall_time_this_attempt_s": round(wall_time_s, 3),
+        "gpu_hours": hours, "hourly_rate_usd": hourly_rate, "training_cost_usd": training_cost_usd(hours, hourly_rate),
+        "peak_gpu_mem_mb": peak_gpu_mb() if backend.device == "cuda" else None,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "library_versions": library_versions(), "input_hash": digest, "input_fingerprint": input_fingerprint,
+        "resumed_from": checkpoint.name if checkpoint else None,
+        "lora": config.lora.model_dump(mode="json"), "training_config": config.model_dump(mode="json"),
+        "reused": False,
+    }
+    meta["peak_mem_mb"] = meta["peak_gpu_mem_mb"] if meta["peak_gpu_mem_mb"] is not None else meta["peak_rss_mb"]
+    publish_adapter(trainer.model, out_dir, meta)
+    write_state(work_dir, status="complete", adapter_sha256=meta["adapter_sha256"])
+    remove_checkpoints(work_dir)
+    log(f"adapter published at {out_dir} ({meta['steps']} steps, best val loss {meta['best_val_loss']})")
+    return meta
+
+
+def load_tokenizer(base_model_dir: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise TrainingInputError(f"{base_model_dir}: the tokenizer has no chat template")
+    return tokenizer
+
+
+def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_rows: list[dict], config: Any,
+                  backend: Backend, output_dir: Path, epochs: int, callbacks: list | None = None) -> Any:
+    """The Trainer (TRL SFTTrainer when importable) that ``train_adapter`` runs; importable for benchmarks."""
+    from datasets import Dataset
+    from transformers import EarlyStoppingCallback
+
+    devices = max(1, _visible_devices(backend))
+    steps_per_epoch = math.ceil(len(train_rows) / (config.per_device_batch_size * config.gradient_accumulation * devices))
+    eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
+    args = dict(
+        output_dir=str(output_dir), num_train_epochs=epochs, per_device_train_batch_size=config.per_device_batch_size,
+        per_device_eval_batch_size=config.per_device_batch_size, gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=math.ceil(steps_per_epoch * epochs * config.warmup_ratio), weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm, optim=backend.optimizer, seed=config.seed, data_seed=config.seed,
+        eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps", save_steps=eval_steps,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
+        logging_steps=1, logging_first_step=True, report_to="none", disable_tqdm=True, label_names=["labels"],
+        use_cpu=backend.device == "cpu", bf16=backend.dtype == "bfloat16", fp16=backend.dtype == "float16",
+        remove_unused_columns=False, dataloader_num_workers=0,
+    )
+    args[_checkpointing_arg()] = False  # prepare_model enables it (or Unsloth's) where the config asks
+    all_callbacks = list(callbacks or [])
+    if config.early_stopping_patience > 0:
+        all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    common = dict(model=model, train_dataset=Dataset.from_list(train_rows), eval_dataset=Dataset.from_list(val_rows),
+                  data_collator=make_collator(tokenizer, backend), processing_class=tokenizer, callbacks=all_callbacks)
+    if backend.trainer_class == "trl.SFTTrainer":
+        from trl import SFTConfig, SFTTrainer
+
+        sft = SFTConfig(**args, max_length=config.max_seq_length, packing=False, padding_free=False,
+                        dataset_kwargs={"skip_prepare_dataset": True})
+        return SFTTrainer(args=sft, **common)
+    from transformers import Trainer, TrainingArguments
+
+    return Trainer(args=TrainingArguments(**args), **common)
+
+
+def _checkpointing_arg() -> str:
+    """transformers 5.2x renamed gradient_checkpointing; older 5.x (the GPU host) only knows the old name."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+def make_collator(tokenizer: Any, backend: Backend) -> Any:
+    """Padding-free (flattened, position_ids) batches where the backend supports them, else right-padding."""
+    if backend.padding_free:
+        from transformers import DataCollatorWithFlattening
+
+        return DataCollatorWithFlattening(return_flash_attn_kwargs=backend.device == "cuda")
+    from transformers import DataCollatorForSeq2Seq
+
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, return_tensors="pt")
+
+
+def oom_advice(config: Any, backend: Backend) -> str:
+    tips = [f"lower per_device_batch_size (now {config.per_device_batch_size}; raise gradient_accumulation "
+            f"(now {config.gradient_accumulation}) to keep the effective batch)",
+            f"lower max_seq_length (now {config.max_seq_length})"]
+    if not backend.load_in_4bit:
+        tips.append("enable load_in_4bit (needs bitsandbytes)")
+    if not config.gradient_checkpointing and backend.name != "unsloth":
+        tips.append("enable gradient_checkpointing")
+    return f"out of memory while training with backend {backend.name}: " + "; ".join(tips)
+
+
+def publish_adapter(model: Any, out_dir: Path, meta: dict) -> None:
+    """Write the adapter + metadata to a temp sibling, then swap it in: readers never see a partial folder."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(str(tmp))
+        meta["adapter_sha256"] = adapter_sha256(tmp)
+        write_json_atomic(tmp / METADATA_FILE, meta)
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _published_metadata(out_dir: Path, digest: str) -> dict | None:
+    path = out_dir / METADATA_FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = read_json(path)
+        if meta.get("input_hash") == digest and meta.get("adapter_sha256") == adapter_sha256(out_dir):
+            return meta
+    except (ValueError, OSError, AttributeError):
+        pass
+    return None
+
+
+def _check_count(rows: object, name: str, minimum: int) -> None:
+    if not isinstance(rows, list):
+        raise TrainingInputError(f"{name}_rows: expected a list of prepared Examples, got {type(rows).__name__}")
+    if len(rows) < minimum:
+        raise TrainingInputError(f"{name}_rows: {len(rows)} example(s); at least {minimum} are needed to train")
+
+
+def _check_kept(report: Any, name: str, minimum: int, max_len: int) -> None:
+    if report.n_kept < minimum:
+        raise TrainingInputError(
+            f"{name}: only {report.n_kept} of {report.n_in} example(s) fit max_seq_length={max_len} tokens with a "
+            f"non-empty answer ({len(report.dropped_too_long)} too long); at least {minimum} are needed — raise "
+            "max_seq_length or shorten the prompt"
+        )
+
+
+def _ids(rows: list[dict]) -> list[str]:
+    return [str(r.get("id", f"#{i}")) for i, r in enumerate(rows)]
+
+
+def _prior_elapsed(work_dir: Path) -> float:
+    state = read_state(work_dir) or {}
+    return float(state.get("prior_elapsed_s") or 0.0) + float(state.get("attempt_elapsed_s") or 0.0)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or "CUDA out of memory" in str(exc)
+
+
+def _visible_devices(backend: Backend) -> int:
+    """Data-parallel processes (torchrun sets WORLD_SIZE); one process trains on one device."""
+    return int(os.environ.get("WORLD_SIZE", "1")) if backend.device == "cuda" else 1
+
+
+def _device_count(trainer: Any, backend: Backend) -> int:
+    if backend.device != "cuda":
+        return 1
+    return max(1, trainer.args.world_size * max(1, trainer.args.n_gpu))
+
+
+def _gpu_name(backend: Backend) -> str | None:
+    if backend.device != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.get_device_name(0)
+
+
+def _step_of(checkpoint: str | None) -> int | None:
+    if not checkpoint:
+        return None
+    tail = Path(checkpoint).name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from baseweight_assets.training.backends import choose_backend
+
+
+def _all(unsloth=False, bnb=False, trl=True):
+    return {"unsloth": unsloth, "bitsandbytes": bnb, "trl": trl}
+
+
+def test_cpu_is_plain_peft_lora_in_fp32(tiny_config):
+    b = choose_backend(tiny_config, cuda=False, available=_all(unsloth=True, bnb=True))
+    assert (b.name, b.device, b.dtype, b.load_in_4bit) == ("peft_cpu", "cpu", "float32", False)
+    assert "no CUDA" in b.why
+
+
+def test_cuda_prefers_unsloth_then_qlora_then_bf16_lora(tiny_config, monkeypatch):
+    import baseweight_assets.training.backends as backends
+
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: True)
+    cfg = tiny_config.model_copy(update={"load_in_4bit": True, "optimizer": "adamw_8bit"})
+    assert choose_backend(cfg, cuda=True, available=_all(unsloth=True, bnb=True)).name == "unsloth"
+    qlora = choose_backend(cfg, cuda=True, available=_all(bnb=True))
+    assert (qlora.name, qlora.load_in_4bit, qlora.dtype, qlora.padding_free) == ("trl_bnb", True, "bfloat16", True)
+    assert qlora.trainer_class == "trl.SFTTrainer" and qlora.optimizer == "adamw_8bit"
+    no_bnb = choose_backend(cfg, cuda=True, available=_all(bnb=False, trl=False))
+    assert no_bnb.name == "cuda_lora_bf16" and not no_bnb.load_in_4bit
+    assert "bitsandbytes is not importable" in no_bnb.why and "trl is not importable" in no_bnb.why
+    assert no_bnb.trainer_class == "transformers.Trainer" and no_bnb.optimizer == "adamw_torch_fused"
+    off = choose_backend(cfg.model_copy(update={"load_in_4bit": False}), cuda=True, available=_all(bnb=True))
+    assert off.name == "cuda_lora_bf16" and "load_in_4bit is off" in off.why
