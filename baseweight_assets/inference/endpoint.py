@@ -37,11 +37,16 @@ class Endpoint:
         return value
 
 
+def api_key_configured(model: ModelConfig) -> bool:
+    """Whether the real API can be called: its key variable is set in the environment."""
+    return bool(os.environ.get(model.api_key_env))
+
+
 def resolve_api_endpoint(model: ModelConfig, *, stand_in_url: str | None, stand_in_model: str | None) -> Endpoint:
     """Real OpenAI when ``$model.api_key_env`` is set, else the local stand-in (labelled ``stand_in=True``)."""
     if model.kind != "api":
         raise ValueError(f"configs/models/{model.id}.yaml: kind is {model.kind!r}, expected 'api'")
-    if os.environ.get(model.api_key_env):
+    if api_key_configured(model):
         base_url = model.base_url or OPENAI_BASE_URL
         return Endpoint(
             base_url=base_url,

@@ -164,30 +164,3 @@ class VllmServer(ManagedServer):
         command[0] = _cli("vllm")
         super().__init__(command, log_path, host="127.0.0.1", port=port, startup_timeout_s=startup_timeout_s,
                          env={"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", **(env or {})}, name="vllm serve")
-
-
-def adapter_serving_folder(base_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
-    """A folder `transformers serve` can load an unmerged LoRA from: base config, weights (symlinked),
-    tokenizer files and the adapter files side by side (it cannot load a bare adapter folder)."""
-    base_dir, adapter_dir, out_dir = Path(base_dir), Path(adapter_dir), Path(out_dir)
-    for needed in (base_dir / "config.json", adapter_dir / "adapter_config.json"):
-        if not needed.exists():
-            raise FileNotFoundError(f"{needed}: required to build the serving folder {out_dir}")
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for src in base_dir.iterdir():
-        if src.is_file() and not src.name.startswith("adapter_"):
-            target = tmp / src.name
-            if src.suffix == ".safetensors" or src.name.endswith(".safetensors.index.json"):
-                target.symlink_to(src.resolve())
-            else:
-                shutil.copy2(src, target)
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
-        shutil.copy2(adapter_dir / name, tmp / name)
-    config = json.loads((tmp / "adapter_config.json").read_text(encoding="utf-8"))
-    config["base_model_name_or_path"] = str(base_dir.resolve())
-    (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
-    return out_dir

@@ -12,7 +12,7 @@ from baseweight_assets.defs.executors import GPU_OP_TAGS
 from baseweight_assets.defs.partitions import PartitionSpace, keys_of, same_task_subset_of_variants
 from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
 from baseweight_assets.hardware import detect_hardware
-from baseweight_assets.inference.endpoint import Endpoint, resolve_api_endpoint
+from baseweight_assets.inference.endpoint import Endpoint, api_key_configured, local_endpoint, resolve_api_endpoint
 from baseweight_assets.inference.requests import build_requests
 from baseweight_assets.inference.runner import run_predictions
 from baseweight_assets.prompting import PromptTemplate
@@ -44,6 +44,16 @@ def _predict(context, bench: BenchResource, task_id: str, variant: str, prepared
     )
     result["run"]["hardware"] = detect_hardware()["hardware"] if endpoint.served_by != "openai" else None
     return {"status": "ok", "reason": None, "task": task_id, "variant": variant, **result}
+
+
+def _weights_id(model_dir: Path) -> str:
+    """Which weights answered: the embedded model's GGUF hash, or the Hub snapshot folder name (a commit)."""
+    marker = model_dir / "baseweight_embedded.json"
+    if marker.is_file():
+        import json
+
+        return json.loads(marker.read_text()).get("gguf_sha256", "embedded")[:16]
+    return model_dir.name
 
 
 def _output(value: dict) -> dg.Output[dict]:
@@ -111,10 +121,10 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
                 "(see README 'Scaling out')."
             )
         with local_server.serve(bench.paths.results / "logs" / task_id / f"{variant}.server.log") as base_url:
-            endpoint = Endpoint(
-                base_url=base_url, model=str(model_path), api_key_env=None, served_by="transformers",
-                stand_in=False, supports_logprobs=False, supports_json_schema=False, supports_guided_choice=False,
-                identity=f"{model.id}@{model.revision}|{(lora_adapter or {}).get('adapter_sha256') or 'base'}|transformers",
+            endpoint = local_endpoint(
+                model, base_url=base_url, served_model=str(model_path),
+                adapter_sha256=(lora_adapter or {}).get("adapter_sha256"),
+                weights_id=_weights_id(base_dir),
             )
             return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint))
 
@@ -142,8 +152,9 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         if reason:
             return _output(skipped(reason, task=task_id, variant=variant))
         with ExitStack() as stack:
-            endpoint = resolve_api_endpoint(model, stand_in_url=None, stand_in_model=None)
-            if endpoint.stand_in:
+            if api_key_configured(model):
+                endpoint = resolve_api_endpoint(model, stand_in_url=None, stand_in_model=None)
+            else:
                 if not model.stand_in:
                     raise dg.Failure(f"{model.api_key_env} is not set and {model_id} has no stand_in model")
                 stand_in = bench.model(model.stand_in)

@@ -52,6 +52,11 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         config = bench.config.training_for(model_id, task_id)
         hw = detect_hardware()
         rate = bench.config.pricing.hardware.get(hw["hardware"])
+        if rate is None:
+            raise dg.Failure(
+                f"configs/pricing.yaml: field 'hardware': no price for {hw['hardware']!r} ({hw['name']}); "
+                "add low/mid/high $/hour for it so the training cost can be reported"
+            )
         scenario = bench.config.pricing.default_scenario
         paths = bench.paths
         out_dir = paths.results / "adapters" / task_id / variant
@@ -64,7 +69,7 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             out_dir=out_dir,
             work_dir=paths.repo_root / "checkpoints" / (paths.profile if paths.profile == "smoke" else "") / task_id / variant,
             max_epochs=bench.profile_config.max_epochs,
-            hourly_rate=getattr(rate, scenario) if rate else 0.0,
+            hourly_rate=getattr(rate, scenario),
             hardware=hw["hardware"],
             input_fingerprint=stable_hash([[r["id"] for r in train], config.model_dump(), prompt.hash]),
             log=log_fn(context),
