@@ -315,6 +315,21 @@ class ProfileConfig(_Strict):
     n_eval_seeds: int | None = Field(default=None, ge=1)
     bootstrap_resamples: int | None = Field(default=None, ge=100)
     sandbox_timeout_s: float | None = Field(default=None, gt=0)
+    window_words: int | None = Field(default=None, ge=16, description="Cap on sliding-window size (CUAD).")
+    max_seq_length: int | None = Field(default=None, ge=16, description="Cap on training sequence length.")
+
+    def apply_to_task(self, task: TaskConfig) -> TaskConfig:
+        """The task as this profile runs it (smaller windows under smoke)."""
+        if not (self.window_words and task.windows and task.windows.size > self.window_words):
+            return task
+        size = self.window_words
+        stride = max(1, min(task.windows.stride, size * 4 // 5))
+        return task.model_copy(update={"windows": task.windows.model_copy(update={"size": size, "stride": stride})})
+
+    def apply_to_training(self, config: TrainingConfig) -> TrainingConfig:
+        if self.max_seq_length and config.max_seq_length > self.max_seq_length:
+            return config.model_copy(update={"max_seq_length": self.max_seq_length})
+        return config
 
 
 class RunDefaults(_Strict):

@@ -9,11 +9,15 @@ its dependents are skipped and listed at the end.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
 
 import dagster as dg
 
@@ -22,6 +26,9 @@ from baseweight_assets.defs.definitions_factory import build_definitions
 from baseweight_assets.defs.settings import Settings
 from baseweight_assets.paths import ProjectPaths
 from baseweight_assets.variants import api_variants, local_variants, lora_variants, split_variant
+
+
+MAIN_RUN_TAG = "baseweight/main_run"
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ def _materialize(step: Step) -> tuple[str, bool, float, str]:
             partition_key=step.partition,
             resources=defs.resources,
             instance=dg.DagsterInstance.get(),
-            tags={"baseweight/main_run": "1"},
+            tags={MAIN_RUN_TAG: "1"},
             raise_on_error=False,
         )
         ok = result.success
@@ -84,8 +91,43 @@ def _materialize(step: Step) -> tuple[str, bool, float, str]:
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            return event.step_failure_data.error.message.strip().splitlines()[-1][:500]
+            error = event.step_failure_data.error
+            while error.cause is not None:  # the user code's own exception is at the bottom of the chain
+                error = error.cause
+            return error.message.strip()[:800]
     return "run failed (see the Dagster UI for the run's logs)"
+
+
+@contextmanager
+def single_main_run(instance: dg.DagsterInstance) -> Iterator[list[str]]:
+    """Hold an exclusive lock for the whole main run; while holding it, any main-run run still marked
+    STARTED is an orphan of a killed main run: mark it failed and release its pool slots and queue
+    places (a dead pending step would otherwise sit ahead of every new one)."""
+    lock_path = Path(instance.root_directory) / "baseweight-main-run.lock"
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(f"another baseweight-run holds {lock_path}; wait for it or stop it") from None
+        orphans = instance.get_runs(filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED],
+            tags={MAIN_RUN_TAG: "1"},
+        ))
+        for run in orphans:
+            instance.report_run_failed(run, message="orphaned: the baseweight-run process that owned it died")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        yield [run.run_id for run in orphans]
+
+
+def size_gpu_pool(instance: dg.DagsterInstance, workers: int) -> int:
+    """The ``gpu`` pool holds one slot per accelerator; on a CPU-only host, one per worker process
+    (the CPU is the device there, and each local step pins one core)."""
+    from baseweight_assets.hardware import detect_hardware
+
+    hw = detect_hardware()
+    slots = hw["count"] if hw["device"] == "cuda" else max(1, workers)
+    instance.event_log_storage.set_concurrency_slots("gpu", slots)
+    return slots
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,12 +149,22 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown task {name!r}; known: {sorted(bench.tasks)}")
 
     paths = ProjectPaths(settings.repo_root, settings.profile)
-    print(f"[baseweight] profile={settings.profile} models={models} tasks={tasks} data={settings.data_root}")
+    instance = dg.DagsterInstance.get()
+    with single_main_run(instance) as orphans:
+        if orphans:
+            print(f"[baseweight] marked {len(orphans)} orphaned run(s) of a killed main run as failed")
+        slots = size_gpu_pool(instance, args.workers)
+        print(f"[baseweight] profile={settings.profile} models={models} tasks={tasks} data={settings.data_root} "
+              f"workers={args.workers} gpu-pool slots={slots}")
+        return _run_stages(settings, paths, models, tasks, args.workers)
+
+
+def _run_stages(settings: Settings, paths: ProjectPaths, models: list[str], tasks: list[str], workers: int) -> int:
     started = time.monotonic()
     done: set[tuple[str, str | None]] = set()
     failed: list[tuple[str, str]] = []
     skipped: list[str] = []
-    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         for stage in plan_steps(settings, models, tasks):
             runnable = []
             for step in stage:

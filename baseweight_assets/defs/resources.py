@@ -10,7 +10,7 @@ from typing import Iterator
 import dagster as dg
 
 from baseweight_assets.config.loader import BenchConfig, load_bench_config
-from baseweight_assets.config.schema import ModelConfig, ProfileConfig, TaskConfig
+from baseweight_assets.config.schema import ModelConfig, ProfileConfig, TaskConfig, TrainingConfig
 from baseweight_assets.paths import ProjectPaths
 
 
@@ -53,7 +53,11 @@ class BenchResource(dg.ConfigurableResource):
         return min(task.max_output_tokens, cap) if cap else task.max_output_tokens
 
     def task(self, task_id: str) -> TaskConfig:
-        return self.config.tasks[task_id]
+        """The task config as the current profile runs it."""
+        return self.profile_config.apply_to_task(self.config.tasks[task_id])
+
+    def training_config(self, model_id: str, task_id: str) -> TrainingConfig:
+        return self.profile_config.apply_to_training(self.config.training_for(model_id, task_id))
 
     def model(self, model_id: str) -> ModelConfig:
         return self.config.models[model_id]
