@@ -10,17 +10,17 @@ from baseweight_assets.defs.assets.predictions import build_prediction_assets
 from baseweight_assets.defs.assets.report import build_report_assets
 from baseweight_assets.defs.assets.scoring import build_scoring_assets
 from baseweight_assets.defs.assets.training import build_training_assets
+from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.defs.checks import build_checks
+from baseweight_assets.defs.config_sources import build_config_sources, build_observe_jobs
 from baseweight_assets.defs.executors import executor_for
-from baseweight_assets.defs.io_managers import JsonArtifactIOManagerFactory
+from baseweight_assets.defs.hub_sync import artifact_io_managers
 from baseweight_assets.defs.partitions import PartitionSpace
 from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
 from baseweight_assets.defs.settings import Settings
-from baseweight_assets.paths import ProjectPaths
 
 
 def build_resources(settings: Settings) -> dict:
-    paths = ProjectPaths(settings.repo_root, settings.profile)
     return {
         "bench": BenchResource(
             repo_root=str(settings.repo_root),
@@ -32,9 +32,8 @@ def build_resources(settings: Settings) -> dict:
         ),
         "model_store": ModelStoreResource(models_cache=str(settings.models_cache)),
         "local_server": LocalServerResource(),
-        "data_io": JsonArtifactIOManagerFactory(base_path=str(paths.data)),
-        "results_io": JsonArtifactIOManagerFactory(base_path=str(paths.results)),
-        "dashboard_io": JsonArtifactIOManagerFactory(base_path=str(paths.dashboard)),
+        # data_io / results_io / dashboard_io: atomic local JSON, plus Hub sync when enabled (docs/SCALING.md)
+        **artifact_io_managers(settings),
     }
 
 
@@ -42,6 +41,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     bench = load_bench_config(settings.config_dir, settings.prompts_dir)
     space = PartitionSpace.from_config(bench)
     assets = [
+        *build_config_sources(space),
         *build_data_assets(space),
         *build_training_assets(space),
         *build_prediction_assets(space),
@@ -52,5 +52,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=assets,
         asset_checks=build_checks(space),
         resources=build_resources(settings),
-        executor=executor_for(settings.environment),
+        jobs=build_observe_jobs(),
+        executor=executor_for(settings.environment, load_deployment_config(settings.config_dir)),
     )

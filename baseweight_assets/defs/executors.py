@@ -48,7 +48,9 @@ def k8s_executor_config(deployment: DeploymentConfig) -> dict:
     """Config for ``k8s_job_executor``: image, namespace, secrets, the artifacts volume and CPU-step defaults."""
     k8s = deployment.kubernetes
     step: dict = {
-        "container_config": {"resources": {"requests": dict(k8s.cpu_step.requests), "limits": dict(k8s.cpu_step.limits)}},
+        "container_config": {
+            "resources": {"requests": dict(k8s.cpu_step.requests), "limits": dict(k8s.cpu_step.limits)},
+        },
         "job_spec_config": {"backoff_limit": 0, "ttl_seconds_after_finished": k8s.job_ttl_seconds},
     }
     config: dict = {

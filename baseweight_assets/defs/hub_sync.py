@@ -16,7 +16,7 @@ from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.config.loader import load_bench_config
 from baseweight_assets.defs.io_managers import JsonArtifactIOManager
 from baseweight_assets.defs.settings import Settings
-from baseweight_assets.hub.layout import ADAPTER_ASSET, ArtifactKey
+from baseweight_assets.hub.layout import ADAPTER_ASSET, SYNCED_ASSETS, ArtifactKey
 from baseweight_assets.hub.redaction import HubSyncError
 from baseweight_assets.hub.sync import HubSync
 from baseweight_assets.hub.targets import HubTarget, LocalDirTarget
@@ -72,7 +72,7 @@ class HubSyncedJsonIOManager(JsonArtifactIOManager):
         try:
             oid = self.sync.push(key, Path(str(path)), obj)
         except HubSyncError as exc:
-            # The local artifact is written and stays valid; re-push later (docs/SCALING.md) instead of recomputing.
+            # The local artifact is written and stays valid; the step succeeds and says so in its metadata.
             context.log.error(f"hub sync failed for {key.label}: {exc}")
             context.add_output_metadata({"hub_commit": f"FAILED: {exc}"[:300]})
             return
@@ -130,3 +130,52 @@ def artifact_io_managers(settings: Settings, env: Mapping[str, str] | None = Non
                                                     adapters_dir=str(paths.results / "adapters"), **common),
         "dashboard_io": HubSyncedJsonIOManagerFactory(base_path=str(paths.dashboard), **common),
     }
+
+
+def hydrate_from_hub(defs: dg.Definitions, instance: dg.DagsterInstance, assets: tuple[str, ...] = SYNCED_ASSETS,
+                     log=print) -> dict[str, list[str]]:
+    """On a fresh machine: pull every partition the instance lacks but the Hub has, and record it as
+    materialized (a runless event tagged ``baseweight/source=hub``), so "Materialize missing" and backfills
+    continue where the last machine stopped instead of recomputing. Returns the pulled partitions per asset."""
+    pulled: dict[str, list[str]] = {}
+    for name in assets:
+        key = dg.AssetKey(name)
+        if key not in _asset_keys(defs):  # e.g. a code location without the report stage
+            continue
+        asset = defs.resolve_assets_def(name)
+        factory = defs.resources[asset.get_io_manager_key_for_asset_key(key)]
+        sync = factory.hub.client(log)
+        if sync is None:
+            continue
+        base = Path(factory.base_path)
+        if asset.partitions_def:
+            have = instance.get_materialized_partitions(key)
+            wanted = [p for p in asset.partitions_def.get_partition_keys() if p not in have]
+        else:
+            wanted = [] if instance.get_latest_materialization_event(key) else [None]
+        for partition in wanted:
+            artifact = ArtifactKey(name, partition, factory.profile)
+            path = base.joinpath(name, *artifact.parts[:-1], f"{artifact.parts[-1]}.json") if artifact.parts \
+                else base / f"{name}.json"
+            adapter_dir = None
+            if name == ADAPTER_ASSET and factory.adapters_dir:
+                adapter_dir = Path(factory.adapters_dir).joinpath(*artifact.parts)
+            if sync.pull(artifact, path, adapter_dir=adapter_dir):
+                instance.report_runless_asset_event(dg.AssetMaterialization(
+                    asset_key=key, partition=partition, tags={"baseweight/source": "hub"},
+                    metadata={"path": dg.MetadataValue.path(str(path))},
+                ))
+                pulled.setdefault(name, []).append(str(partition))
+    return pulled
+
+
+def _asset_keys(defs: dg.Definitions) -> set[dg.AssetKey]:
+    return {k for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) for k in a.keys}
+
+
+if __name__ == "__main__":  # python -m baseweight_assets.defs.hub_sync  (uses DAGSTER_HOME and BASEWEIGHT_*)
+    from baseweight_assets.definitions import defs as _defs
+
+    with dg.DagsterInstance.get() as _instance:
+        _pulled = hydrate_from_hub(_defs, _instance)
+    print({asset: len(keys) for asset, keys in _pulled.items()} or "nothing to pull (sync off, or nothing missing)")

@@ -32,6 +32,7 @@ def test_asset_specs(defs, snapshot):
         }
     assert sorted(specs) == [
         "api_predictions", "dashboard_data", "dashboard_site", "local_predictions", "lora_adapter",
-        "prepared_splits", "raw_dataset", "scores", "task_summary",
+        "prepared_splits", "prompt_template", "raw_dataset", "scores", "task_config", "task_summary",
+        "training_config",
     ]
     assert specs == snapshot

@@ -17,6 +17,7 @@ def build_data_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         group_name="data",
         io_manager_key="data_io",
         kinds={"python", "json"},
+        deps=["task_config"],
         description="The task's rows as the source gives them: the Hub at a pinned revision, or ../shared/data.",
     )
     def raw_dataset(context: dg.AssetExecutionContext, bench: BenchResource) -> dg.Output[dict]:
@@ -40,13 +41,14 @@ def build_data_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         group_name="data",
         io_manager_key="data_io",
         kinds={"python", "json"},
+        deps=["task_config", "prompt_template"],
         description="Seeded, stratified train/val/test pools, eval-seed resamples, few-shot set, rendered-prompt hashes.",
     )
     def prepared_splits(
         context: dg.AssetExecutionContext, bench: BenchResource, raw_dataset: dict
     ) -> dg.Output[dict]:
         task = bench.task(context.partition_key)
-        prompt = PromptTemplate.load(bench.config.prompts_dir, task, labels=task.labels)
+        prompt = PromptTemplate.load(bench.config.prompts_dir, task, labels=raw_dataset.get("labels") or task.labels)
         prepared = prepare_task(
             task,
             raw_dataset,

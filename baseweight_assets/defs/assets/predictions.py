@@ -85,6 +85,7 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         op_tags=GPU_OP_TAGS,
         kinds={"openai"},
         backfill_policy=dg.BackfillPolicy.multi_run(1),
+        deps=["prompt_template"],
         ins={
             "prepared_splits": dg.AssetIn(),
             "lora_adapter": dg.AssetIn(partition_mapping=same_task_subset_of_variants(space.lora_variants)),
@@ -134,6 +135,7 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         io_manager_key="results_io",
         pool="api",
         kinds={"openai"},
+        deps=["prompt_template"],
         backfill_policy=dg.BackfillPolicy.multi_run(1),
         description="Frontier API predictions (zero-shot, 5-shot). Without an API key a local model answers, "
         "labelled as an API stand-in everywhere.",

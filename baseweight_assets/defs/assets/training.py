@@ -22,6 +22,7 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         pool="gpu",
         op_tags=GPU_OP_TAGS,
         kinds={"pytorch", "peft"},
+        deps=["training_config"],
         backfill_policy=dg.BackfillPolicy.multi_run(1),
         description="A PEFT LoRA adapter (QLoRA on CUDA, plain LoRA on CPU) trained on the task's train split; "
         "validation loss picks the checkpoint, test is never seen.",
@@ -49,7 +50,7 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         def render_with_target(example: dict) -> list[dict]:
             return [*prompt.render_messages(example), {"role": "assistant", "content": prompt.render_target(example)}]
 
-        config = bench.config.training_for(model_id, task_id)
+        config = bench.training_config(model_id, task_id)
         hw = detect_hardware()
         rate = bench.config.pricing.hardware.get(hw["hardware"])
         if rate is None:

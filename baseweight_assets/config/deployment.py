@@ -1,0 +1,101 @@
+"""``configs/deployment.yaml``: Kubernetes step pods, concurrency pools and Hub sync (pure, no dagster)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from baseweight_assets.config.errors import ConfigError
+from baseweight_assets.config.loader import load_model_file
+
+DEPLOYMENT_FILE = "deployment.yaml"
+_REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Toleration(_Strict):
+    key: str
+    operator: str = "Exists"
+    value: str | None = None
+    effect: str | None = None
+
+
+class CpuStep(_Strict):
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+
+
+class GpuStep(CpuStep):
+    gpus: int = Field(1, ge=1)
+    resource_name: str = "nvidia.com/gpu"
+    shm_size: str | None = None
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+
+
+class KubernetesConfig(_Strict):
+    namespace: str
+    image: str
+    image_pull_policy: str = "IfNotPresent"
+    service_account: str | None = None
+    env_secrets: list[str] = Field(default_factory=list)
+    env_config_maps: list[str] = Field(default_factory=list)
+    artifacts_pvc: str | None = None
+    artifacts_mount: str = "/artifacts"
+    max_concurrent_steps: int = Field(16, ge=1)
+    job_ttl_seconds: int = Field(86400, ge=0)
+    cpu_step: CpuStep = Field(default_factory=CpuStep)
+    gpu_step: GpuStep = Field(default_factory=GpuStep)
+
+
+class HubConfig(_Strict):
+    enabled: bool = False
+    token_env: str = "HF_TOKEN"
+    org: str
+    dataset_repo: str
+    adapter_repo_prefix: str
+    private: bool = True
+    revision: str = "main"
+
+    @field_validator("org", "dataset_repo", "adapter_repo_prefix")
+    @classmethod
+    def _repo_name(cls, value: str) -> str:
+        if not _REPO_NAME.match(value) or len(value) > 96:
+            raise ValueError("expected letters, digits, '.', '_' or '-' (at most 96 characters)")
+        return value
+
+    @property
+    def dataset_repo_id(self) -> str:
+        return f"{self.org}/{self.dataset_repo}"
+
+    def adapter_repo_id(self, model: str, task: str, condition: str) -> str:
+        """One model repo per adapter: ``<org>/<prefix>-<model>-<task>-<condition>`` (Hub names: 96 chars)."""
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{self.adapter_repo_prefix}-{model}-{task}-{condition}")
+        return f"{self.org}/{name[:96].strip('-.')}"
+
+
+class DeploymentConfig(_Strict):
+    kubernetes: KubernetesConfig
+    pools: dict[str, int] = Field(default_factory=lambda: {"gpu": 1, "api": 1})
+    hub: HubConfig
+
+    @field_validator("pools")
+    @classmethod
+    def _positive(cls, pools: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in pools.items() if v < 1}
+        if bad:
+            raise ValueError(f"pool limits must be >= 1, got {bad}")
+        return pools
+
+
+def load_deployment_config(config_dir: Path) -> DeploymentConfig:
+    """Read ``<config_dir>/deployment.yaml``; errors name the file and field."""
+    path = Path(config_dir) / DEPLOYMENT_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found (copy configs/deployment.yaml from the repository)")
+    return load_model_file(path, DeploymentConfig)

@@ -1,0 +1,63 @@
+"""Where each artifact lives on the Hub: JSON artifacts in one dataset repo, each adapter in its own model repo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from baseweight_assets.config.deployment import HubConfig
+
+RepoType = Literal["dataset", "model"]
+
+# Assets worth sharing; raw_dataset is a copy of the licensed source and stays local.
+SYNCED_ASSETS = ("prepared_splits", "lora_adapter", "local_predictions", "api_predictions", "scores",
+                 "task_summary", "dashboard_data")
+ADAPTER_ASSET = "lora_adapter"
+ADAPTER_VALUE_PATH = "baseweight/lora_adapter.json"  # the asset's JSON value inside its model repo
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    repo_id: str
+    repo_type: RepoType
+
+    def __str__(self) -> str:
+        return f"{self.repo_type}:{self.repo_id}"
+
+
+@dataclass(frozen=True)
+class ArtifactKey:
+    """One materialized partition: ``partition`` is None, ``task`` or ``task|variant`` (Dagster's order)."""
+
+    asset: str
+    partition: str | None
+    profile: str
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.partition.split("|")) if self.partition else ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.asset}[{self.partition}]" if self.partition else self.asset
+
+    def json_path(self) -> str:
+        """Path in the dataset repo; mirrors the IO manager's local layout under a profile folder."""
+        if not self.parts:
+            return f"{self.profile}/{self.asset}.json"
+        *dirs, leaf = self.parts
+        return "/".join([self.profile, self.asset, *dirs, f"{leaf}.json"])
+
+
+def dataset_repo(hub: HubConfig) -> RepoRef:
+    return RepoRef(hub.dataset_repo_id, "dataset")
+
+
+def adapter_repo(hub: HubConfig, key: ArtifactKey) -> RepoRef:
+    """``lora_adapter[task|<model>__<condition>]`` -> ``<org>/<prefix>-<model>-<task>-<condition>`` (+ ``-smoke``)."""
+    if key.asset != ADAPTER_ASSET or len(key.parts) != 2:
+        raise ValueError(f"{key.label}: adapter repos exist only for lora_adapter[task|variant]")
+    task, variant = key.parts
+    model, _, condition = variant.partition("__")
+    suffix = "" if key.profile == "full" else f"-{key.profile}"
+    return RepoRef(hub.adapter_repo_id(model, task, condition + suffix), "model")

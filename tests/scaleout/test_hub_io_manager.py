@@ -1,0 +1,101 @@
+"""The Dagster side of Hub sync: push after materialization, pull a missing upstream instead of recomputing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import dagster as dg
+
+from baseweight_assets.defs.hub_sync import MIRROR_ENV, artifact_io_managers, hydrate_from_hub
+from baseweight_assets.defs.settings import Settings
+
+from .helpers import REPO, write_deployment
+
+TASKS = dg.StaticPartitionsDefinition(["fpb", "mbpp"])
+CALLS: list[str] = []
+
+
+@dg.asset(partitions_def=TASKS, io_manager_key="data_io")
+def prepared_splits(context) -> dict:
+    CALLS.append(f"prepared_splits[{context.partition_key}]")
+    return {"task": context.partition_key, "rows": [1, 2, 3]}
+
+
+@dg.asset(partitions_def=TASKS, io_manager_key="results_io")
+def task_summary(context, prepared_splits: dict) -> dict:
+    CALLS.append(f"task_summary[{context.partition_key}]")
+    return {"task": context.partition_key, "n": len(prepared_splits["rows"])}
+
+
+def _settings(tmp_path, enabled: bool) -> Settings:
+    config_dir = tmp_path / "configs"
+    if not config_dir.exists():
+        shutil.copytree(REPO / "configs", config_dir)
+    write_deployment(config_dir, hub_enabled=enabled)
+    return Settings.from_env({"BASEWEIGHT_REPO_ROOT": str(tmp_path / "repo"), "BASEWEIGHT_CONFIG_DIR": str(config_dir),
+                              "BASEWEIGHT_PROMPTS_DIR": str(REPO / "prompts"), "BASEWEIGHT_PROFILE": "smoke"})
+
+
+def _run(selection, key, resources):
+    return dg.materialize([prepared_splits, task_summary], selection=selection, partition_key=key,
+                          resources=resources, instance=dg.DagsterInstance.ephemeral())
+
+
+def test_push_per_partition_then_pull_on_a_fresh_machine(tmp_path):
+    mirror = tmp_path / "mirror"
+    settings = _settings(tmp_path, enabled=True)
+    resources = artifact_io_managers(settings, {MIRROR_ENV: str(mirror)})
+    CALLS.clear()
+    for task in ("fpb", "mbpp"):
+        result = _run(["prepared_splits"], task, resources)
+        mat = result.asset_materializations_for_node("prepared_splits")[0]
+        assert len(mat.metadata["hub_commit"].value) == 40
+    log = (mirror / "datasets/baseweight-ai/baseweight-bench-artifacts/.commits.jsonl").read_text().splitlines()
+    assert [json.loads(line)["files"][-1] for line in log] == [
+        "smoke/prepared_splits/fpb.json", "smoke/prepared_splits/mbpp.json"]
+
+    # A fresh machine: no local artifacts, a new instance. The downstream run pulls its input.
+    shutil.rmtree(settings.repo_root)
+    CALLS.clear()
+    result = _run(["task_summary"], "fpb", resources)
+    assert result.success and CALLS == ["task_summary[fpb]"]
+    assert result.output_for_node("task_summary") == {"task": "fpb", "n": 3}
+    assert (settings.repo_root / "data/smoke/prepared_splits/fpb.json").is_file()
+
+
+def test_disabled_sync_is_the_plain_io_manager(tmp_path):
+    settings = _settings(tmp_path, enabled=False)
+    resources = artifact_io_managers(settings, {MIRROR_ENV: str(tmp_path / "mirror"), "HF_TOKEN": "hf_abcdefghijklmnop"})
+    result = _run(["prepared_splits"], "fpb", resources)
+    assert "hub_commit" not in result.asset_materializations_for_node("prepared_splits")[0].metadata
+    assert not (tmp_path / "mirror").exists()
+
+
+def test_enabled_without_token_or_mirror_stays_off(tmp_path):
+    settings = _settings(tmp_path, enabled=True)
+    assert artifact_io_managers(settings, {})["data_io"].hub.enabled is False
+
+
+def test_token_is_an_env_var_reference_not_a_value(tmp_path):
+    settings = _settings(tmp_path, enabled=True)
+    secret = "hf_abcdefghijklmnopqrstuvwxyz123456"
+    hub = artifact_io_managers(settings, {"HF_TOKEN": secret})["results_io"].hub
+    assert hub.enabled and secret not in repr(hub)
+
+
+def test_fresh_machine_hydrates_from_the_hub_and_skips_recompute(tmp_path):
+    mirror = tmp_path / "mirror"
+    first = _settings(tmp_path / "a", enabled=True)
+    resources = artifact_io_managers(first, {MIRROR_ENV: str(mirror)})
+    _run(["prepared_splits"], "fpb", resources)
+
+    second = _settings(tmp_path / "b", enabled=True)
+    defs = dg.Definitions(assets=[prepared_splits, task_summary],
+                          resources=artifact_io_managers(second, {MIRROR_ENV: str(mirror)}))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert hydrate_from_hub(defs, instance, log=lambda _m: None) == {"prepared_splits": ["fpb"]}
+        assert instance.get_materialized_partitions(dg.AssetKey("prepared_splits")) == {"fpb"}
+        assert hydrate_from_hub(defs, instance, log=lambda _m: None) == {}  # idempotent
+    local = second.repo_root / "data/smoke/prepared_splits/fpb.json"
+    assert json.loads(local.read_text()) == {"task": "fpb", "rows": [1, 2, 3]}

@@ -1,0 +1,65 @@
+"""The instance enforces the ``gpu`` pool limit from configs/deployment.yaml across concurrent steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from baseweight_assets.config.deployment import load_deployment_config
+from baseweight_assets.defs.executors import ensure_pool_limits
+
+from .helpers import REPO
+
+HERE = Path(__file__).resolve().parent
+
+
+def _instance(tmp_path, gpu_limit: int) -> dg.DagsterInstance:
+    home = tmp_path / f"home{gpu_limit}"
+    home.mkdir()
+    # default_limit is generous on purpose: only the configured "gpu" limit may serialise the steps.
+    (home / "dagster.yaml").write_text(yaml.safe_dump({
+        "telemetry": {"enabled": False},
+        "concurrency": {"pools": {"granularity": "op", "default_limit": 8}},
+    }))
+    instance = dg.DagsterInstance.from_config(str(home))
+    config = load_deployment_config(REPO / "configs").model_copy(update={"pools": {"gpu": gpu_limit, "api": 2}})
+    assert ensure_pool_limits(instance, config)["gpu"] == gpu_limit
+    assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == gpu_limit
+    return instance
+
+
+def _step_windows(instance, run_id) -> dict[str, tuple[float, float]]:
+    windows: dict[str, list[float]] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event and event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
+            windows.setdefault(event.step_key, []).append(record.timestamp)
+    return {k: (min(v), max(v)) for k, v in windows.items()}
+
+
+def _run(instance) -> tuple[dict, str]:
+    # step subprocesses rebuild the job from tests/scaleout/pool_job.py
+    job = dg.build_reconstructable_job("pool_job", "pool_job", reconstructor_working_directory=str(HERE))
+    with dg.execute_job(job, instance=instance) as result:
+        assert result.success
+        logs = " ".join(r.user_message or "" for r in instance.all_logs(result.run_id))
+        return _step_windows(instance, result.run_id), logs
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_gpu_pool_limit_serialises_steps(tmp_path, limit):
+    instance = _instance(tmp_path, limit)
+    try:
+        windows, logs = _run(instance)
+    finally:
+        instance.dispose()
+    (a_start, a_end), (b_start, b_end) = windows["train_a"], windows["train_b"]
+    overlap = min(a_end, b_end) - max(a_start, b_start)
+    if limit == 1:
+        assert overlap < 0, windows  # one after the other
+        assert "blocked by limit for pool gpu" in logs
+    else:  # the control: with two slots the same steps do run together, so the check above can fail
+        assert overlap > 0.5, windows
