@@ -11,7 +11,6 @@ import json
 import platform
 import resource
 import time
-from pathlib import Path
 
 from baseweight_assets.config import load_bench_config
 from baseweight_assets.data import checks

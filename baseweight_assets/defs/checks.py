@@ -4,7 +4,7 @@
 import dagster as dg
 
 from baseweight_assets.data import checks as data_checks
-from baseweight_assets.defs.partitions import PartitionSpace, keys_of
+from baseweight_assets.defs.partitions import PartitionSpace
 from baseweight_assets.defs.resources import BenchResource
 
 _SEVERITY = {"ERROR": dg.AssetCheckSeverity.ERROR, "WARN": dg.AssetCheckSeverity.WARN}

@@ -17,7 +17,7 @@ from baseweight_assets.inference.redaction import redact
 from baseweight_assets.inference.requests import PredictionRequest, request_body, request_hash
 from baseweight_assets.inference.runner import make_row
 from baseweight_assets.inference.spend import cost_usd
-from baseweight_assets.inference.store import write_atomic
+from baseweight_assets.storage.atomic import write_text
 from baseweight_assets.inference.structured import unwrap_label
 
 BATCH_SERVED_BY = "openai-batch"
@@ -38,7 +38,7 @@ def build_batch_jsonl(requests: list[PredictionRequest], endpoint: Endpoint) -> 
 def submit_batch(client, requests: list[PredictionRequest], endpoint: Endpoint, jsonl_path: Path) -> str:
     """Submit once: a batch whose metadata carries the same fingerprint is reused (resubmits are idempotent)."""
     text, fingerprint = build_batch_jsonl(requests, endpoint)
-    write_atomic(Path(jsonl_path), text)
+    write_text(Path(jsonl_path), text)
     for batch in client.batches.list(limit=100):
         if (getattr(batch, "metadata", None) or {}).get("baseweight_fingerprint") == fingerprint and \
                 batch.status not in ("failed", "expired", "cancelled"):

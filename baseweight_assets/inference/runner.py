@@ -21,7 +21,8 @@ from baseweight_assets.inference.requests import PredictionRequest, request_body
 from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_retryable,
                                                retry_after_s)
 from baseweight_assets.inference.spend import SpendCapReached, SpendGuard
-from baseweight_assets.inference.store import PredictionStore, write_atomic
+from baseweight_assets.inference.store import PredictionStore
+from baseweight_assets.storage.atomic import write_text
 from baseweight_assets.inference.structured import unwrap_label
 
 ROW_FIELDS = ("id", "question_id", "task", "model", "condition", "variant", "request_hash", "prompt_hash",
@@ -207,7 +208,7 @@ async def _run_async(requests, endpoint, store_path, *, task_id, model_id, condi
                 "stand_in": endpoint.stand_in, "rows_done": len(rows), "rows_total": len(requests),
                 "errors": sum(1 for r in rows if r["error"] is not None)}
     if run.calls:
-        write_atomic(sidecar, json.dumps(run_info, indent=2, sort_keys=True))
+        write_text(sidecar, json.dumps(run_info, indent=2, sort_keys=True))
     result = {"rows": rows, "run": run_info}
     if run.stopped:
         message = (f"{task_id}/{model_id}__{condition}: {run.stopped}; {len(rows)}/{len(requests)} rows done "

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from baseweight_assets.storage.atomic import write_text
 
 
 class StoreCorruptError(ValueError):
     """A line other than a torn last line does not parse; the message names the file and line."""
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class PredictionStore:
@@ -75,7 +62,7 @@ class PredictionStore:
     def rewrite(self, rows: list[dict]) -> None:
         """Replace the file with exactly ``rows`` (drops superseded error rows), atomically."""
         self.close()
-        write_atomic(self.path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
+        write_text(self.path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
 
     def close(self) -> None:
         if self._fh is not None:

@@ -9,7 +9,6 @@ official SmolLM2 ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,20 +19,13 @@ import zipfile
 from pathlib import Path
 
 from baseweight_assets.config.schema import ModelConfig
+from baseweight_assets.storage.hashing import sha256_file
 
 READY_MARKER = "baseweight_embedded.json"
 
 
 class EmbeddedModelError(RuntimeError):
     pass
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def model_dir(models_cache: Path, model: ModelConfig) -> Path:

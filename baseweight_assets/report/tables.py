@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
+
+from baseweight_assets.storage.atomic import write_text
 
 RESULT_COLUMNS = ["task", "variant", "model", "condition", "status", "flags", "metric_id", "metric", "ci_lo",
                   "ci_hi", "seed_mean", "seed_std", "n", "correct_share", "latency_p50_s", "latency_p95_s",
@@ -105,17 +105,6 @@ def _md_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _flag_lines(dashboard: dict) -> list[str]:
     return [f"> **Flag:** {_md_cell(m)}" for m in dashboard["flags"]["messages"]]
 
@@ -133,7 +122,7 @@ def export_tables(dashboard: dict, out_dir: Path) -> dict[str, Path]:
              + _md_table(comps, COMPARISON_COLUMNS) + "\n"}
     paths = {}
     for name, text in files.items():
-        _write_atomic(out_dir / name, text)
+        write_text(out_dir / name, text, newline="")
         paths[name] = out_dir / name
     return paths
 

@@ -1,4 +1,8 @@
-"""Write-then-rename, so a killed process never leaves a half-written file that looks complete."""
+"""Write-then-rename, so a killed process never leaves a half-written file that looks complete.
+
+Every module that persists something (IO managers, the prediction store, the trainer, the Hub sync,
+the report tables) goes through these few functions.
+"""
 
 from __future__ import annotations
 
@@ -26,31 +30,49 @@ def atomic_path(target: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def write_json(target: Path, obj: Any, *, indent: int | None = None) -> None:
+def write_text(target: Path, text: str, *, newline: str | None = None) -> None:
+    """Atomically replace ``target`` with ``text``, fsync'd before the rename."""
     with atomic_path(target) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, ensure_ascii=False, indent=indent, allow_nan=False, default=_json_default)
+        with open(tmp, "w", encoding="utf-8", newline=newline) as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
 
 
-def write_text(target: Path, text: str) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+def write_json(target: Path, obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> None:
+    write_text(target, json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=sort_keys,
+                                  allow_nan=False, default=_json_default))
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a corrupt one raises ValueError naming the file."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
 
 
 def replace_dir(staging: Path, target: Path) -> None:
     """Publish a fully written directory: the old one (if any) is removed only after staging is complete."""
     staging, target = Path(staging), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.with_name(f".{target.name}.old")
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
     if old.exists():
         shutil.rmtree(old)
     if target.exists():
         os.replace(target, old)
     os.replace(staging, target)
-    if old.exists():
-        shutil.rmtree(old)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def staging_dir(target: Path) -> Path:
+    """An empty sibling folder to build ``target`` in before ``replace_dir``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    return tmp
 
 
 def _json_default(obj: Any) -> Any:
@@ -60,4 +82,4 @@ def _json_default(obj: Any) -> Any:
         return obj.item()
     if hasattr(obj, "tolist"):
         return obj.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+    return str(obj)

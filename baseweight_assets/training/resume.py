@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from baseweight_assets.training.jsonio import read_json, write_json_atomic
+from baseweight_assets.storage.atomic import read_json, write_json
 
 STATE_FILE = "train_state.json"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -95,7 +95,7 @@ def read_state(work_dir: Path) -> dict | None:
 
 def write_state(work_dir: Path, **fields: Any) -> dict:
     state = {**(read_state(work_dir) or {}), **fields, "updated_at": time.time()}
-    write_json_atomic(Path(work_dir) / STATE_FILE, state)
+    write_json(Path(work_dir) / STATE_FILE, state, indent=2, sort_keys=True)
     return state
 
 

@@ -9,9 +9,10 @@ folder itself so it resolves the symlinked weights, wherever the original adapte
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
+
+from baseweight_assets.storage.atomic import replace_dir, staging_dir
 
 _CONFIG_FILES = ("config.json", "generation_config.json")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
@@ -31,10 +32,7 @@ def make_serving_folder(base_model_dir: Path, adapter_dir: Path, out_dir: Path) 
     if not weights:
         raise FileNotFoundError(f"{base_model_dir}: no *.safetensors weights to link")
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = staging_dir(out_dir)
     try:
         for name in _CONFIG_FILES + _TOKENIZER_FILES:
             if (base_model_dir / name).is_file():
@@ -45,11 +43,7 @@ def make_serving_folder(base_model_dir: Path, adapter_dir: Path, out_dir: Path) 
         adapter_config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
         adapter_config["base_model_name_or_path"] = str(out_dir.resolve())
         (tmp / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2), encoding="utf-8")
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir

@@ -18,7 +18,7 @@ from typing import Any
 from baseweight_assets.config.schema import TrainingConfig
 from baseweight_assets.training.backends import Backend, choose_backend, prepare_model
 from baseweight_assets.training.errors import TrainingDivergedError, TrainingInputError, TrainingOOMError
-from baseweight_assets.training.jsonio import read_json, write_json_atomic
+from baseweight_assets.storage.atomic import read_json, replace_dir, staging_dir, write_json
 from baseweight_assets.training.metadata import (
     METADATA_FILE,
     adapter_sha256,
@@ -237,18 +237,12 @@ def oom_advice(config: Any, backend: Backend) -> str:
 
 def publish_adapter(model: Any, out_dir: Path, meta: dict) -> None:
     """Write the adapter + metadata to a temp sibling, then swap it in: readers never see a partial folder."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = staging_dir(out_dir)
     try:
         model.save_pretrained(str(tmp))
         meta["adapter_sha256"] = adapter_sha256(tmp)
-        write_json_atomic(tmp / METADATA_FILE, meta)
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        write_json(tmp / METADATA_FILE, meta, indent=2, sort_keys=True)
+        replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,5 +1,4 @@
 import os
-import signal
 import sys
 from pathlib import Path
 

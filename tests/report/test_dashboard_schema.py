@@ -6,7 +6,7 @@ import json
 import jsonschema
 import pytest
 
-from conftest import make_scores
+from report_fixtures import make_scores
 from baseweight_assets.report.dashboard import (
     SCHEMA_PATH, SCHEMA_VERSION, DashboardSchemaError, build_dashboard, validate_dashboard)
 from baseweight_assets.report.summary import summarize_task

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOSTILE, REPO
+from report_fixtures import HOSTILE, REPO
 
 pytestmark = pytest.mark.browser
 

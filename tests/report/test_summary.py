@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import make_scores, task_inputs
+from report_fixtures import make_scores, task_inputs
 from baseweight_assets.cost.break_even import break_even_volume
 from baseweight_assets.report.summary import summarize_task
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import HOSTILE, REPO
+from report_fixtures import HOSTILE, REPO
 from baseweight_assets.report import site_build
 from baseweight_assets.report.dashboard import DashboardSchemaError
 from baseweight_assets.report.site_build import SiteBuildError, build_site

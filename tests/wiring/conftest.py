@@ -5,7 +5,5 @@ from baseweight_assets.defs.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def defs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("repo")
-    settings = Settings.from_env({"BASEWEIGHT_PROFILE": "smoke"})
-    return build_definitions(settings)
+def defs():
+    return build_definitions(Settings.from_env({"BASEWEIGHT_PROFILE": "smoke"}))

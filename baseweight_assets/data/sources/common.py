@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from baseweight_assets.data.errors import DataError, where
-from baseweight_assets.data.ids import sha256_file
+from baseweight_assets.storage.hashing import sha256_file
 
 
 def require(path: Path) -> Path:
