@@ -31,7 +31,7 @@ def build_resources(settings: Settings) -> dict:
             use_hub=settings.use_hub,
         ),
         "model_store": ModelStoreResource(models_cache=str(settings.models_cache)),
-        "local_server": LocalServerResource(),
+        "local_server": LocalServerResource(vllm_base_url=settings.vllm_base_url),
         # data_io / results_io / dashboard_io: atomic local JSON, plus Hub sync when enabled (docs/SCALING.md)
         **artifact_io_managers(settings),
     }

@@ -75,13 +75,28 @@ class ModelStoreResource(dg.ConfigurableResource):
 
 
 class LocalServerResource(dg.ConfigurableResource):
-    """Starts ``transformers serve`` on a free loopback port for one step and stops it afterwards."""
+    """OpenAI-compatible servers for local models, on a free loopback port for one step, stopped afterwards:
+    ``transformers serve`` on CPU, ``vllm serve`` on a GPU host (or an already running vLLM server)."""
 
     startup_timeout_s: float = 180.0
+    vllm_startup_timeout_s: float = 1200.0
+    vllm_base_url: str | None = None  # BASEWEIGHT_VLLM_URL: use this vLLM server instead of starting one
 
     @contextmanager
     def serve(self, log_path: Path) -> Iterator[str]:
         from baseweight_assets.inference.servers import TransformersServer
 
         with TransformersServer(log_path, startup_timeout_s=self.startup_timeout_s) as server:
+            yield server.base_url
+
+    @contextmanager
+    def serve_vllm(self, base_model_dir: Path, revision: str, adapters: dict[str, Path], log_path: Path, *,
+                   max_model_len: int) -> Iterator[str]:
+        if self.vllm_base_url:
+            yield self.vllm_base_url
+            return
+        from baseweight_assets.inference.servers import VllmServer
+
+        with VllmServer(log_path, str(base_model_dir), revision, adapters, max_model_len=max_model_len,
+                        startup_timeout_s=self.vllm_startup_timeout_s) as server:
             yield server.base_url

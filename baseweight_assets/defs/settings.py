@@ -24,6 +24,7 @@ class Settings:
     profile: str = "smoke"
     environment: str = "local"
     use_hub: bool = False
+    vllm_base_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -45,4 +46,5 @@ class Settings:
             environment=environment,
             # The Hub is used only when asked for and not forced offline.
             use_hub=env.get("BASEWEIGHT_USE_HUB") == "1" and env.get("HF_HUB_OFFLINE") != "1",
+            vllm_base_url=env.get("BASEWEIGHT_VLLM_URL") or None,
         )

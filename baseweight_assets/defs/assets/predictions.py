@@ -46,6 +46,14 @@ def _predict(context, bench: BenchResource, task_id: str, variant: str, prepared
     return {"status": "ok", "reason": None, "task": task_id, "variant": variant, **result}
 
 
+VLLM_MAX_MODEL_LEN = 4096  # longest prompt (a CUAD window + few-shot) plus the longest output fits
+
+
+def vllm_adapter_name(task_id: str, variant: str) -> str:
+    """The name an adapter is registered under in `vllm serve --lora-modules NAME=PATH`."""
+    return f"{task_id}--{variant}"
+
+
 def _weights_id(model_dir: Path) -> str:
     """Which weights answered: the embedded model's GGUF hash, or the Hub snapshot folder name (a commit)."""
     marker = model_dir / "baseweight_embedded.json"
@@ -111,22 +119,27 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             return _output(skipped(reason, task=task_id, variant=variant))
 
         base_dir = model_store.base_model_dir(model, log=log_fn(context))
-        model_path = base_dir
-        if condition in LORA_CONDITIONS:
-            model_path = make_serving_folder(
-                base_dir, Path(lora_adapter["adapter_dir"]), bench.paths.results / "serving" / task_id / variant
-            )
-        if model.serving_engine != "transformers":
-            raise dg.Failure(
-                f"{model_id} is served by {model.serving_engine}; start it with the vLLM resource on a GPU host "
-                "(see README 'Scaling out')."
-            )
-        with local_server.serve(bench.paths.results / "logs" / task_id / f"{variant}.server.log") as base_url:
-            endpoint = local_endpoint(
-                model, base_url=base_url, served_model=str(model_path),
-                adapter_sha256=(lora_adapter or {}).get("adapter_sha256"),
-                weights_id=_weights_id(base_dir),
-            )
+        lora = condition in LORA_CONDITIONS
+        adapter_sha = (lora_adapter or {}).get("adapter_sha256")
+        log_path = bench.paths.results / "logs" / task_id / f"{variant}.server.log"
+        if model.serving_engine == "vllm":
+            # vLLM serves the bf16 base and loads the adapter by name (--enable-lora --lora-modules).
+            name = vllm_adapter_name(task_id, variant) if lora else None
+            adapters = {name: Path(lora_adapter["adapter_dir"])} if lora else {}
+            server = local_server.serve_vllm(base_dir, model.revision or "main", adapters, log_path,
+                                             max_model_len=VLLM_MAX_MODEL_LEN)
+            served_model = name or str(base_dir)
+        else:
+            # `transformers serve` cannot load a bare adapter: serve base weights + tokenizer + adapter together.
+            served_model = str(base_dir)
+            if lora:
+                served_model = str(make_serving_folder(
+                    base_dir, Path(lora_adapter["adapter_dir"]), bench.paths.results / "serving" / task_id / variant
+                ))
+            server = local_server.serve(log_path)
+        with server as base_url:
+            endpoint = local_endpoint(model, base_url=base_url, served_model=served_model,
+                                      adapter_sha256=adapter_sha, weights_id=_weights_id(base_dir))
             return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint))
 
     @dg.asset(
