@@ -53,7 +53,8 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
     if not cuda:
         return Backend("peft_cpu", "no CUDA device: plain LoRA with PEFT in float32" + no_trl, "cpu", False,
                        "float32", trainer_class, "adamw_torch", bool(config.packing))
-    dtype = "bfloat16" if _bf16_ok(config) else "float16"
+    # Without bf16, train in float32: plain float16 without loss scaling diverged (NaN at step 2, seen on an H200).
+    dtype = "bfloat16" if _bf16_ok(config) else "float32"
     optimizer = config.optimizer
     if "8bit" in optimizer and not have["bitsandbytes"]:
         optimizer = "adamw_torch_fused"
@@ -65,7 +66,7 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
         why = "CUDA without unsloth: QLoRA, bitsandbytes 4-bit NF4 base with double quantisation, " + dtype + " compute"
         return Backend("trl_bnb", why + no_trl, "cuda", True, dtype, trainer_class, optimizer, True)
     reason = "load_in_4bit is off" if not config.load_in_4bit else "bitsandbytes is not importable"
-    return Backend("cuda_lora_bf16", f"CUDA without unsloth and {reason}: 16-bit LoRA (not QLoRA)" + no_trl,
+    return Backend("cuda_lora_bf16", f"CUDA without unsloth and {reason}: {dtype} LoRA (not QLoRA)" + no_trl,
                    "cuda", False, dtype, trainer_class, optimizer, True)
 
 

@@ -28,3 +28,12 @@ def test_cuda_prefers_unsloth_then_qlora_then_bf16_lora(tiny_config, monkeypatch
     assert no_bnb.trainer_class == "transformers.Trainer" and no_bnb.optimizer == "adamw_torch_fused"
     off = choose_backend(cfg.model_copy(update={"load_in_4bit": False}), cuda=True, available=_all(bnb=True))
     assert off.name == "cuda_lora_bf16" and "load_in_4bit is off" in off.why
+
+
+def test_cuda_without_bf16_trains_in_float32_not_float16(tiny_config, monkeypatch):
+    """Plain float16 without loss scaling diverged on a real H200 run; float32 is the safe fallback."""
+    import baseweight_assets.training.backends as backends
+
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: False)
+    b = choose_backend(tiny_config.model_copy(update={"bf16": False}), cuda=True, available=_all())
+    assert b.dtype == "float32" and "float32 LoRA" in b.why
