@@ -29,11 +29,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gpu_common as gc_  # noqa: E402
-import packed_training as pt  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO))  # the packed path is the trainer's own module (imports only torch)
+import gpu_common as gc_  # noqa: E402
+
+from baseweight_assets.training import packing as pt  # noqa: E402
 
 
 def lora_settings() -> dict:
@@ -165,22 +166,14 @@ def build_packed_model(config, lora, device, compile_layers):
     n_params = gc_.count_params(model)
     model = add_lora(model, lora)
     causal_lm = model.base_model.model
-    # Every layer then sees an input that requires grad, so the compiled layer has one variant, not two.
-    causal_lm.enable_input_require_grads()
-    if compile_layers:
-        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-        for layer in causal_lm.model.layers:
-            layer.compile()
+    pt.prepare_packed_model(causal_lm, compile_layers=compile_layers)
     return model, causal_lm, n_params
 
 
 def packed_loss(causal_lm, batch, max_len, device):
-    pt.set_pack_context(batch, max_len=max_len)
     with torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16,
                         enabled=device != "cpu"):
-        hidden = causal_lm.model(input_ids=batch.input_ids, position_ids=batch.position_ids,
-                                 use_cache=False).last_hidden_state[0]
-        return pt.chunked_lm_loss(hidden, causal_lm.lm_head.weight, batch.labels)
+        return pt.packed_lm_loss(causal_lm, batch, max_len=max_len)
 
 
 def run_packed(config, docs, lora, tokens_per_step, max_len, warmup, steps, device, compile_layers) -> dict:

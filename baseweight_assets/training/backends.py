@@ -7,6 +7,7 @@ Heavy libraries are imported lazily so this module imports on any machine.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ class Backend:
     trainer_class: str  # trl.SFTTrainer | transformers.Trainer
     optimizer: str
     padding_free: bool
+    # Packed rows + varlen flash attention + chunked loss (training/packing.py); CUDA only, config.packing on.
+    packed_varlen: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +50,10 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
     """Decide the backend from the hardware and importable packages (both injectable for tests)."""
     cuda = _cuda_available() if cuda is None else cuda
     have = {m: importable(m) for m in ("unsloth", "bitsandbytes", "trl")}
+    if cuda and "varlen" not in (available or {}):
+        from baseweight_assets.training.packing import varlen_available
+
+        have["varlen"] = varlen_available()
     have.update(available or {})
     trainer_class = "trl.SFTTrainer" if have["trl"] else "transformers.Trainer"
     no_trl = "" if have["trl"] else "; trl is not importable, so the plain transformers Trainer runs the loop"
@@ -62,12 +69,18 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
         return Backend("unsloth", "CUDA and unsloth importable: Unsloth FastLanguageModel, "
                        f"{'4-bit' if config.load_in_4bit else '16-bit'} base, its gradient checkpointing",
                        "cuda", bool(config.load_in_4bit), dtype, "trl.SFTTrainer", optimizer, True)
+    one_process = int(os.environ.get("WORLD_SIZE", "1")) == 1  # the packed loss bypasses DDP's forward
+    packed = bool(config.packing) and have["varlen"] and one_process
+    packed_why = "; packed rows, varlen flash attention, chunked loss" if packed else ""
+    if config.packing and not packed:
+        packed_why = ("; packing asked but torch has no nn.attention.varlen (torch >= 2.10)" if not have["varlen"]
+                      else "; packing asked but the packed path runs one process only") + ": flattened batches"
     if config.load_in_4bit and have["bitsandbytes"]:
         why = "CUDA without unsloth: QLoRA, bitsandbytes 4-bit NF4 base with double quantisation, " + dtype + " compute"
-        return Backend("trl_bnb", why + no_trl, "cuda", True, dtype, trainer_class, optimizer, True)
+        return Backend("trl_bnb", why + no_trl + packed_why, "cuda", True, dtype, trainer_class, optimizer, True, packed)
     reason = "load_in_4bit is off" if not config.load_in_4bit else "bitsandbytes is not importable"
-    return Backend("cuda_lora_bf16", f"CUDA without unsloth and {reason}: {dtype} LoRA (not QLoRA)" + no_trl,
-                   "cuda", False, dtype, trainer_class, optimizer, True)
+    return Backend("cuda_lora_bf16", f"CUDA without unsloth and {reason}: {dtype} LoRA (not QLoRA)" + no_trl + packed_why,
+                   "cuda", False, dtype, trainer_class, optimizer, True, packed)
 
 
 def _bf16_ok(config: Any) -> bool:
@@ -85,7 +98,12 @@ def lora_config(config: Any) -> Any:
 
 
 def attn_implementation(backend: Backend) -> str:
-    """Flash-attention 2 when installed (varlen kernels for padding-free batches), else PyTorch SDPA."""
+    """The registered packed varlen attention for packed rows; else flash-attention 2 when installed (varlen
+    kernels for padding-free batches), else PyTorch SDPA."""
+    if backend.packed_varlen:
+        from baseweight_assets.training.packing import register_packed_attention
+
+        return register_packed_attention()
     if backend.device == "cuda" and importable("flash_attn"):
         return "flash_attention_2"
     return "sdpa"
@@ -120,7 +138,14 @@ def prepare_model(base_model_dir: Path | str, config: Any, backend: Backend, tok
     elif config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
-    return get_peft_model(model, lora_config(config))
+    peft_model = get_peft_model(model, lora_config(config))
+    if backend.packed_varlen:
+        from baseweight_assets.training.packing import prepare_packed_model
+
+        # Regional compile as measured (bf16 base, no checkpointing); 4-bit layers and checkpointing were not.
+        compile_layers = backend.device == "cuda" and not backend.load_in_4bit and not config.gradient_checkpointing
+        prepare_packed_model(peft_model.get_base_model(), compile_layers=compile_layers)
+    return peft_model
 
 
 def _prepare_unsloth(base_model_dir: Path | str, config: Any, backend: Backend, dtype: Any) -> Any:

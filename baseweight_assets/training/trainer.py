@@ -167,16 +167,40 @@ def load_tokenizer(base_model_dir: Path) -> Any:
 
 def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_rows: list[dict], config: Any,
                   backend: Backend, output_dir: Path, epochs: int, callbacks: list | None = None) -> Any:
-    """The Trainer (TRL SFTTrainer when importable) that ``train_adapter`` runs; importable for benchmarks."""
-    from datasets import Dataset
+    """The Trainer (TRL SFTTrainer when importable) that ``train_adapter`` runs; importable for benchmarks.
+
+    With ``backend.packed_varlen`` (CUDA, ``config.packing``) the examples are packed into padding-free rows of at
+    most ``max_seq_length * per_device_batch_size`` tokens (one row per device step, as many examples as fit, so
+    the row holds the tokens a padded batch would have had slots for) and the loss is ``packing.packed_lm_loss``.
+    """
     from transformers import EarlyStoppingCallback
 
     devices = max(1, _visible_devices(backend))
-    steps_per_epoch = math.ceil(len(train_rows) / (config.per_device_batch_size * config.gradient_accumulation * devices))
+    packed = backend.packed_varlen
+    if packed:
+        if devices > 1:
+            raise ValueError("the packed path calls the decoder directly, which bypasses DistributedDataParallel; "
+                             "train on one device or set packing: false")
+        from baseweight_assets.training.packing import pack_examples
+
+        tokens_per_row = config.max_seq_length * config.per_device_batch_size
+        train_data = pack_examples(train_rows, tokens_per_row, seed=config.seed)
+        eval_data = pack_examples(val_rows, tokens_per_row)
+        if backend.trainer_class == "trl.SFTTrainer":  # it insists on a datasets.Dataset; Trainer takes lists
+            from datasets import Dataset
+
+            train_data, eval_data = Dataset.from_list(train_data), Dataset.from_list(eval_data)
+        batch_size = 1
+    else:
+        from datasets import Dataset
+
+        train_data, eval_data = Dataset.from_list(train_rows), Dataset.from_list(val_rows)
+        batch_size = config.per_device_batch_size
+    steps_per_epoch = math.ceil(len(train_data) / (batch_size * config.gradient_accumulation * devices))
     eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
     args = dict(
-        output_dir=str(output_dir), num_train_epochs=epochs, per_device_train_batch_size=config.per_device_batch_size,
-        per_device_eval_batch_size=config.per_device_batch_size, gradient_accumulation_steps=config.gradient_accumulation,
+        output_dir=str(output_dir), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size, prediction_loss_only=packed, gradient_accumulation_steps=config.gradient_accumulation,
         learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler,
         warmup_steps=math.ceil(steps_per_epoch * epochs * config.warmup_ratio), weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm, optim=backend.optimizer, seed=config.seed, data_seed=config.seed,
@@ -190,17 +214,47 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
     all_callbacks = list(callbacks or [])
     if config.early_stopping_patience > 0:
         all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    common = dict(model=model, train_dataset=Dataset.from_list(train_rows), eval_dataset=Dataset.from_list(val_rows),
+    common = dict(model=model, train_dataset=train_data, eval_dataset=eval_data,
                   data_collator=make_collator(tokenizer, backend), processing_class=tokenizer, callbacks=all_callbacks)
+    if packed:
+        common["packed_max_len"] = config.max_seq_length
     if backend.trainer_class == "trl.SFTTrainer":
         from trl import SFTConfig, SFTTrainer
 
         sft = SFTConfig(**args, max_length=config.max_seq_length, packing=False, padding_free=False,
                         dataset_kwargs={"skip_prepare_dataset": True})
-        return SFTTrainer(args=sft, **common)
+        return (_packed_trainer_class(SFTTrainer) if packed else SFTTrainer)(args=sft, **common)
     from transformers import Trainer, TrainingArguments
 
-    return Trainer(args=TrainingArguments(**args), **common)
+    return (_packed_trainer_class(Trainer) if packed else Trainer)(args=TrainingArguments(**args), **common)
+
+
+def _packed_trainer_class(base: type) -> type:
+    """``base`` (Trainer or SFTTrainer) whose loss is ``packing.packed_lm_loss`` on ``collate_packed_row`` rows."""
+
+    class PackedLossTrainer(base):
+        def __init__(self, *args: Any, packed_max_len: int, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.packed_max_len = packed_max_len
+            # compute_loss below normalises by the accumulated batch's supervised tokens itself, as HF models do
+            # when they accept loss kwargs; this makes the Trainer count them and not divide again.
+            self.model_accepts_loss_kwargs = True
+
+        def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            from baseweight_assets.training.packing import IGNORE_INDEX, batch_from_inputs, packed_lm_loss
+
+            unwrapped = self.accelerator.unwrap_model(model)
+            causal_lm = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
+            batch = batch_from_inputs(inputs, self.packed_max_len)
+            with self.accelerator.autocast():
+                loss = packed_lm_loss(causal_lm, batch, max_len=self.packed_max_len)
+            if num_items_in_batch is not None:  # token mean over the whole accumulated batch, not per row
+                loss = loss * (batch.labels != IGNORE_INDEX).sum() / num_items_in_batch
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+    PackedLossTrainer.__name__ = PackedLossTrainer.__qualname__ = f"Packed{base.__name__}"
+    return PackedLossTrainer
 
 
 def _checkpointing_arg() -> str:
@@ -214,7 +268,12 @@ def _checkpointing_arg() -> str:
 
 
 def make_collator(tokenizer: Any, backend: Backend) -> Any:
-    """Padding-free (flattened, position_ids) batches where the backend supports them, else right-padding."""
+    """Packed varlen rows on the packed path; padding-free (flattened, position_ids) batches where the backend
+    supports them; else right-padding."""
+    if backend.packed_varlen:
+        from baseweight_assets.training.packing import collate_packed_row
+
+        return collate_packed_row
     if backend.padding_free:
         from transformers import DataCollatorWithFlattening
 

@@ -16,6 +16,7 @@ from baseweight_assets.inference.endpoint import Endpoint, api_key_configured, l
 from baseweight_assets.inference.requests import build_requests
 from baseweight_assets.inference.runner import run_predictions
 from baseweight_assets.prompting import PromptTemplate
+from baseweight_assets.storage.hashing import stable_hash
 from baseweight_assets.training.serving_folder import make_serving_folder
 from baseweight_assets.variants import split_variant
 
@@ -81,7 +82,11 @@ def _output(value: dict) -> dg.Output[dict]:
             "stand_in": bool(run.get("stand_in")),
             "spend_usd": run.get("spend_usd"),
         })
-    return dg.Output(value, metadata=meta)
+    # The data version depends only on what was asked and answered, so a rerun served from the request
+    # store (zero model calls) leaves downstream scores up to date instead of stale.
+    answered = [(r.get("request_hash"), r.get("output"), r.get("error")) for r in value.get("rows", [])]
+    version = stable_hash([value.get("status"), value.get("reason"), answered])[:16]
+    return dg.Output(value, metadata=meta, data_version=dg.DataVersion(version))
 
 
 def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
