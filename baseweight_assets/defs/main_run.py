@@ -119,15 +119,18 @@ def single_main_run(instance: dg.DagsterInstance) -> Iterator[list[str]]:
         yield [run.run_id for run in orphans]
 
 
-def size_gpu_pool(instance: dg.DagsterInstance, workers: int) -> int:
-    """The ``gpu`` pool holds one slot per accelerator; on a CPU-only host, one per worker process
-    (the CPU is the device there, and each local step pins one core)."""
+def size_pools(instance: dg.DagsterInstance, settings: Settings, workers: int) -> dict[str, int]:
+    """Pool limits from configs/deployment.yaml, with ``gpu`` sized to this host: one slot per accelerator,
+    or on a CPU-only host one per worker process (the CPU is the device there; each local step pins a core)."""
+    from baseweight_assets.config.deployment import load_deployment_config
+    from baseweight_assets.defs.executors import ensure_pool_limits
     from baseweight_assets.hardware import detect_hardware
 
+    limits = ensure_pool_limits(instance, load_deployment_config(settings.config_dir))
     hw = detect_hardware()
-    slots = hw["count"] if hw["device"] == "cuda" else max(1, workers)
-    instance.event_log_storage.set_concurrency_slots("gpu", slots)
-    return slots
+    limits["gpu"] = hw["count"] if hw["device"] == "cuda" else max(1, workers)
+    instance.event_log_storage.set_concurrency_slots("gpu", limits["gpu"])
+    return limits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     with single_main_run(instance) as orphans:
         if orphans:
             print(f"[baseweight] marked {len(orphans)} orphaned run(s) of a killed main run as failed")
-        slots = size_gpu_pool(instance, args.workers)
+        pools = size_pools(instance, settings, args.workers)
         print(f"[baseweight] profile={settings.profile} models={models} tasks={tasks} data={settings.data_root} "
-              f"workers={args.workers} gpu-pool slots={slots}")
+              f"workers={args.workers} pools={pools}")
         return _run_stages(settings, paths, models, tasks, args.workers)
 
 

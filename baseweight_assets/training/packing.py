@@ -1,6 +1,6 @@
 """Padding-free LoRA training pieces: packed rows, varlen flash attention, chunked cross-entropy.
 
-Measured on Qwen3-8B's architecture by ``benchmarks/gpu_train_throughput.py`` (docs/perf/gpu.md); the trainer
+Measured on Qwen3-8B's architecture by ``benchmarks/gpu_train_throughput.py`` (docs/PERFORMANCE.md); the trainer
 uses the same functions on CUDA when ``config.packing`` is on. Written with plain torch because the GPU image
 has no flash-attn, Liger or Unsloth package:
 - documents are packed into one row; position_ids restart at 0 for each document and ``cu_seqlens`` marks the
