@@ -1,4 +1,4 @@
-"""CPU inference figures for docs/perf/inference.md.
+"""CPU inference figures for docs/PERFORMANCE.md.
 
 1. Client overhead: the async client + store against the zero-latency fault server on loopback
    (no model), so the number is what the harness itself costs per request.
