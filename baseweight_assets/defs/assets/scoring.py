@@ -18,6 +18,21 @@ def sandbox_limits(bench: BenchResource, task_sandbox: dict) -> SandboxLimits:
     return SandboxLimits(**limits)
 
 
+def raw_samples(rows: list[dict], per_example: list[dict], limit: int = 6, max_chars: int = 600) -> list[dict]:
+    """A few outputs exactly as the model wrote them (the site shows them escaped), with their category."""
+    category = {e["question_id"]: e.get("category") for e in per_example}
+    picked, seen = [], set()
+    for row in rows:
+        qid = row.get("question_id")
+        if qid in seen or row.get("output") is None:
+            continue
+        seen.add(qid)
+        picked.append({"question_id": qid, "category": category.get(qid), "output": row["output"][:max_chars]})
+        if len(picked) == limit:
+            break
+    return picked
+
+
 def build_scoring_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=space.task_x_variant,
@@ -65,6 +80,7 @@ def build_scoring_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         run["total_output_tokens"] = sum(r.get("output_tokens") or 0 for r in rows)
         run["n_requests"] = len(rows)
         value = {"status": "ok", "reason": None, **ident, **result, "run": run,
+                 "samples": raw_samples(rows, result["per_example"]),
                  "provenance": prepared_splits.get("provenance"), "profile": bench.profile,
                  "prompt_hash": prepared_splits.get("prompt_hash"),
                  "few_shot_hash": prepared_splits.get("few_shot_hash")}
