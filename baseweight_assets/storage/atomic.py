@@ -39,9 +39,15 @@ def write_text(target: Path, text: str, *, newline: str | None = None) -> None:
             os.fsync(fh.fileno())
 
 
-def write_json(target: Path, obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> None:
-    write_text(target, json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=sort_keys,
-                                  allow_nan=False, default=_json_default))
+def write_json(target: Path, obj: Any, *, indent: int | None = None, sort_keys: bool = False,
+               allow_nan: bool = False) -> None:
+    """Stream ``obj`` as JSON into a temporary sibling (no second copy in memory), then rename it into place."""
+    with atomic_path(target) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, ensure_ascii=False, indent=indent, sort_keys=sort_keys, allow_nan=allow_nan,
+                      default=_json_default)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def read_json(path: Path) -> Any:

@@ -95,7 +95,7 @@ def read_state(work_dir: Path) -> dict | None:
 
 def write_state(work_dir: Path, **fields: Any) -> dict:
     state = {**(read_state(work_dir) or {}), **fields, "updated_at": time.time()}
-    write_json(Path(work_dir) / STATE_FILE, state, indent=2, sort_keys=True)
+    write_json(Path(work_dir) / STATE_FILE, state, indent=2, sort_keys=True, allow_nan=True)
     return state
 
 

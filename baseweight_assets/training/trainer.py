@@ -300,7 +300,7 @@ def publish_adapter(model: Any, out_dir: Path, meta: dict) -> None:
     try:
         model.save_pretrained(str(tmp))
         meta["adapter_sha256"] = adapter_sha256(tmp)
-        write_json(tmp / METADATA_FILE, meta, indent=2, sort_keys=True)
+        write_json(tmp / METADATA_FILE, meta, indent=2, sort_keys=True, allow_nan=True)
         replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
