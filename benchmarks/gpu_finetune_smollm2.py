@@ -145,10 +145,8 @@ def run(gguf_dir: Path, out: Path, work: Path, device: str = "cuda", limit: int 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from baseweight_assets.hardware import detect_hardware
     from baseweight_assets.prompting import PromptTemplate
     from baseweight_assets.scoring.score import score_predictions
-    from baseweight_assets.training.trainer import train_adapter
     import gpu_common as gc_
 
     t0 = time.perf_counter()

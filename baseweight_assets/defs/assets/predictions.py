@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 
 from baseweight_assets.config.schema import LORA_CONDITIONS
-from baseweight_assets.defs.assets.common import log_fn, skip_reason, skipped, status_metadata
+from baseweight_assets.defs.assets.common import log_fn, resolve_cell, skipped, status_metadata
 from baseweight_assets.defs.executors import GPU_OP_TAGS
-from baseweight_assets.defs.partitions import PartitionSpace, keys_of, same_task_subset_of_variants
+from baseweight_assets.defs.partitions import PartitionSpace, same_task_subset_of_variants
 from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
 from baseweight_assets.hardware import detect_hardware
 from baseweight_assets.inference.endpoint import Endpoint, api_key_configured, local_endpoint, resolve_api_endpoint
@@ -114,10 +114,9 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         prepared_splits: dict,
         lora_adapter: dict | None,
     ) -> dg.Output[dict]:
-        task_id, variant = keys_of(context)
-        model_id, condition = split_variant(variant)
-        task, model = bench.task(task_id), bench.model(model_id)
-        reason = skip_reason(prepared_splits, task.skip_conditions, condition)
+        cell = resolve_cell(context, bench, prepared_splits)
+        task_id, variant, condition, model = cell.task_id, cell.variant, cell.condition, cell.model
+        reason = cell.skip_reason
         if not reason and condition in LORA_CONDITIONS and (lora_adapter or {}).get("status") != "ok":
             reason = (lora_adapter or {}).get("reason") or "no adapter was trained for this cell"
         if reason:
@@ -165,12 +164,10 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         local_server: LocalServerResource,
         prepared_splits: dict,
     ) -> dg.Output[dict]:
-        task_id, variant = keys_of(context)
-        model_id, condition = split_variant(variant)
-        task, model = bench.task(task_id), bench.model(model_id)
-        reason = skip_reason(prepared_splits, task.skip_conditions, condition)
-        if reason:
-            return _output(skipped(reason, task=task_id, variant=variant))
+        cell = resolve_cell(context, bench, prepared_splits)
+        if cell.skip_reason:
+            return _output(cell.skipped())
+        task_id, variant, model_id, model = cell.task_id, cell.variant, cell.model_id, cell.model
         with ExitStack() as stack:
             if api_key_configured(model):
                 endpoint = resolve_api_endpoint(model, stand_in_url=None, stand_in_model=None)

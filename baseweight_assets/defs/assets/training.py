@@ -3,15 +3,14 @@
 
 import dagster as dg
 
-from baseweight_assets.defs.assets.common import log_fn, skip_reason, skipped, status_metadata
+from baseweight_assets.defs.assets.common import log_fn, resolve_cell, status_metadata
 from baseweight_assets.defs.executors import GPU_OP_TAGS
-from baseweight_assets.defs.partitions import PartitionSpace, keys_of
+from baseweight_assets.defs.partitions import PartitionSpace
 from baseweight_assets.defs.resources import BenchResource, ModelStoreResource
 from baseweight_assets.hardware import detect_hardware
 from baseweight_assets.prompting import PromptTemplate
 from baseweight_assets.storage.hashing import stable_hash
 from baseweight_assets.training.trainer import train_adapter
-from baseweight_assets.variants import split_variant
 
 
 def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
@@ -33,13 +32,12 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         model_store: ModelStoreResource,
         prepared_splits: dict,
     ) -> dg.Output[dict]:
-        task_id, variant = keys_of(context)
-        model_id, condition = split_variant(variant)
-        task, model = bench.task(task_id), bench.model(model_id)
-        reason = skip_reason(prepared_splits, task.skip_conditions, condition)
-        if reason:
-            value = skipped(reason, task=task_id, variant=variant)
+        cell = resolve_cell(context, bench, prepared_splits)
+        if cell.skip_reason:
+            value = cell.skipped()
             return dg.Output(value, metadata=status_metadata(value))
+        task_id, variant, model_id, condition = cell.task_id, cell.variant, cell.model_id, cell.condition
+        task, model = cell.task, cell.model
 
         train = prepared_splits["splits"]["train"]
         if condition == "lora-500":
