@@ -13,6 +13,7 @@ from baseweight_assets.defs.assets.training import build_training_assets
 from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.defs.checks import build_checks
 from baseweight_assets.defs.config_sources import build_config_sources, build_observe_jobs
+from baseweight_assets.defs.jobs import build_stage_jobs
 from baseweight_assets.defs.executors import executor_for
 from baseweight_assets.defs.hub_sync import artifact_io_managers
 from baseweight_assets.defs.partitions import PartitionSpace
@@ -52,6 +53,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=assets,
         asset_checks=build_checks(space),
         resources=build_resources(settings),
-        jobs=build_observe_jobs(),
+        jobs=[*build_observe_jobs(), *build_stage_jobs(space)],
         executor=executor_for(settings.environment, load_deployment_config(settings.config_dir)),
     )
