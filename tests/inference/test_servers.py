@@ -1,5 +1,6 @@
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,17 @@ REPO = Path(__file__).resolve().parents[2]
 SMOLLM = REPO / ".cache" / "models" / "smollm2-135m"
 
 
-def _gone(pid: int) -> bool:
+def _gone(pid: int, wait_s: float = 5.0) -> bool:
+    """True once ``pid`` is dead; SIGKILL is delivered asynchronously, so allow a moment under load."""
+    deadline = time.monotonic() + wait_s
+    while not _dead(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _dead(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
