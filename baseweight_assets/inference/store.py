@@ -18,6 +18,11 @@ class PredictionStore:
         self.path = Path(path)
         self._fh = None
 
+    def covers(self, hashes: list[str]) -> bool:
+        """Whether every request is already answered without error (a rerun would make no calls)."""
+        done = self.load()
+        return all(h in done and not done[h].get("error") for h in hashes)
+
     def load(self) -> dict[str, dict]:
         """request_hash -> latest row. A torn final line (killed mid-write) is cut off, anything else raises."""
         if not self.path.exists():

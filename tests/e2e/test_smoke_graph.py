@@ -85,6 +85,12 @@ def test_fpb_chain_to_site(graph):
     validate_dashboard(dashboard)
     assert (out / "dashboard-data" / "smoke" / "site" / "index.html").is_file()
 
+    # a rerun with unchanged inputs makes zero model calls and starts no server
+    result = run(["local_predictions"], f"{task}|smollm2-135m__lora-500")
+    meta = result.asset_materializations_for_node("local_predictions")[0].metadata
+    assert meta["calls_made"].value == 0 and meta["cache_hits"].value == meta["rows"].value > 0
+    assert any("no server started" in (e.message or "") for e in result.all_events)
+
     # the instance recorded the partitions and the checks ran
     assert instance.get_latest_materialization_event(dg.AssetKey("dashboard_data")) is not None
     checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(

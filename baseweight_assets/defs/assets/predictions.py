@@ -1,7 +1,9 @@
 """local_predictions[task × local variant] (pool ``gpu``) and api_predictions[task × API variant] (pool ``api``)."""
 
 
-from contextlib import ExitStack
+from contextlib import nullcontext
+from functools import partial
+from typing import Callable, ContextManager
 from pathlib import Path
 
 import dagster as dg
@@ -13,38 +15,54 @@ from baseweight_assets.defs.partitions import PartitionSpace, same_task_subset_o
 from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
 from baseweight_assets.hardware import detect_hardware
 from baseweight_assets.inference.endpoint import Endpoint, api_key_configured, local_endpoint, resolve_api_endpoint
-from baseweight_assets.inference.requests import build_requests
+from baseweight_assets.inference.requests import build_requests, request_hash
 from baseweight_assets.inference.runner import run_predictions
+from baseweight_assets.inference.store import PredictionStore
 from baseweight_assets.prompting import PromptTemplate
 from baseweight_assets.storage.hashing import stable_hash
 from baseweight_assets.training.serving_folder import make_serving_folder
 from baseweight_assets.variants import split_variant
 
 
-def _predict(context, bench: BenchResource, task_id: str, variant: str, prepared: dict, endpoint: Endpoint) -> dict:
+NO_SERVER_URL = "http://127.0.0.1:9/v1"  # never contacted: used only while checking the request store
+
+
+def _predict(context, bench: BenchResource, task_id: str, variant: str, prepared: dict,
+             make_endpoint: Callable[[str], Endpoint], start_server: Callable[[], ContextManager[str]]) -> dict:
+    """Build the requests, then start a model server only if some request is not already answered in the
+    store: a rerun with unchanged inputs makes zero model calls and starts nothing."""
     model_id, condition = split_variant(variant)
     task, model = bench.task(task_id), bench.model(model_id)
     prompt = PromptTemplate.load(bench.config.prompts_dir, task, labels=prepared.get("labels"))
     run_cfg = bench.config.run
-    requests = build_requests(
-        task, prepared, prompt, model, condition,
-        max_tokens=bench.max_output_tokens(task),
-        constrained=run_cfg.constrained_decoding,
-        endpoint=endpoint,
-    )
-    api_price = bench.config.pricing.api.get(model.api_model) if model.kind == "api" and not endpoint.stand_in else None
-    result = run_predictions(
-        requests, endpoint,
-        bench.paths.results / "prediction_store" / task_id / f"{variant}.jsonl",
-        task_id=task_id, model_id=model_id, condition=condition,
-        concurrency=run_cfg.api_concurrency if (model.kind == "api" and not endpoint.stand_in) else run_cfg.local_concurrency,
-        timeout_s=run_cfg.request_timeout_s, max_attempts=run_cfg.max_attempts, warmup=run_cfg.warmup_requests,
-        price=api_price, spend_cap_usd=run_cfg.spend_cap_usd,
-        rpm=run_cfg.requests_per_minute, tpm=run_cfg.tokens_per_minute,
-        log=log_fn(context),
-    )
-    result["run"]["hardware"] = detect_hardware()["hardware"] if endpoint.served_by != "openai" else None
-    return {"status": "ok", "reason": None, "task": task_id, "variant": variant, **result}
+    store_path = bench.paths.results / "prediction_store" / task_id / f"{variant}.jsonl"
+
+    def run(endpoint: Endpoint) -> dict:
+        requests = build_requests(task, prepared, prompt, model, condition, max_tokens=bench.max_output_tokens(task),
+                                  constrained=run_cfg.constrained_decoding, endpoint=endpoint)
+        paid = model.kind == "api" and not endpoint.stand_in
+        result = run_predictions(
+            requests, endpoint, store_path,
+            task_id=task_id, model_id=model_id, condition=condition,
+            concurrency=run_cfg.api_concurrency if paid else run_cfg.local_concurrency,
+            timeout_s=run_cfg.request_timeout_s, max_attempts=run_cfg.max_attempts, warmup=run_cfg.warmup_requests,
+            price=bench.config.pricing.api.get(model.api_model) if paid else None,
+            spend_cap_usd=run_cfg.spend_cap_usd,
+            rpm=run_cfg.requests_per_minute, tpm=run_cfg.tokens_per_minute,
+            log=log_fn(context),
+        )
+        result["run"]["hardware"] = detect_hardware()["hardware"] if endpoint.served_by != "openai" else None
+        return {"status": "ok", "reason": None, "task": task_id, "variant": variant, **result}
+
+    offline = make_endpoint(NO_SERVER_URL)  # the cache key does not depend on the server's address
+    hashes = [request_hash(r, offline) for r in build_requests(
+        task, prepared, prompt, model, condition, max_tokens=bench.max_output_tokens(task),
+        constrained=run_cfg.constrained_decoding, endpoint=offline)]
+    if PredictionStore(store_path).covers(hashes):
+        context.log.info(f"{task_id}/{variant}: all {len(hashes)} requests already answered; no server started")
+        return run(offline)
+    with start_server() as base_url:
+        return run(make_endpoint(base_url))
 
 
 VLLM_MAX_MODEL_LEN = 4096  # longest prompt (a CUAD window + few-shot) plus the longest output fits
@@ -130,8 +148,8 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             # vLLM serves the bf16 base and loads the adapter by name (--enable-lora --lora-modules).
             name = vllm_adapter_name(task_id, variant) if lora else None
             adapters = {name: Path(lora_adapter["adapter_dir"])} if lora else {}
-            server = local_server.serve_vllm(base_dir, model.revision or "main", adapters, log_path,
-                                             max_model_len=VLLM_MAX_MODEL_LEN)
+            server = partial(local_server.serve_vllm, base_dir, model.revision or "main", adapters, log_path,
+                             max_model_len=VLLM_MAX_MODEL_LEN)
             served_model = name or str(base_dir)
         else:
             # `transformers serve` cannot load a bare adapter: serve base weights + tokenizer + adapter together.
@@ -140,11 +158,13 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
                 served_model = str(make_serving_folder(
                     base_dir, Path(lora_adapter["adapter_dir"]), bench.paths.results / "serving" / task_id / variant
                 ))
-            server = local_server.serve(log_path)
-        with server as base_url:
-            endpoint = local_endpoint(model, base_url=base_url, served_model=served_model,
-                                      adapter_sha256=adapter_sha, weights_id=_weights_id(base_dir))
-            return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint))
+            server = partial(local_server.serve, log_path)
+
+        def endpoint_at(base_url: str) -> Endpoint:
+            return local_endpoint(model, base_url=base_url, served_model=served_model,
+                                  adapter_sha256=adapter_sha, weights_id=_weights_id(base_dir))
+
+        return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint_at, server))
 
     @dg.asset(
         partitions_def=space.task_x_api,
@@ -168,19 +188,22 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         if cell.skip_reason:
             return _output(cell.skipped())
         task_id, variant, model_id, model = cell.task_id, cell.variant, cell.model_id, cell.model
-        with ExitStack() as stack:
-            if api_key_configured(model):
-                endpoint = resolve_api_endpoint(model, stand_in_url=None, stand_in_model=None)
-            else:
-                if not model.stand_in:
-                    raise dg.Failure(f"{model.api_key_env} is not set and {model_id} has no stand_in model")
-                stand_in = bench.model(model.stand_in)
-                stand_in_dir = model_store.base_model_dir(stand_in, log=log_fn(context))
-                base_url = stack.enter_context(
-                    local_server.serve(bench.paths.results / "logs" / task_id / f"{variant}.server.log")
-                )
-                endpoint = resolve_api_endpoint(model, stand_in_url=base_url, stand_in_model=str(stand_in_dir))
-                context.log.warning(f"{model.api_key_env} not set: {model_id} answered by stand-in {stand_in.id}")
-            return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint))
+        if api_key_configured(model):
+            def endpoint_at(_unused: str) -> Endpoint:
+                return resolve_api_endpoint(model, stand_in_url=None, stand_in_model=None)
+
+            server = partial(nullcontext, None)
+        else:
+            if not model.stand_in:
+                raise dg.Failure(f"{model.api_key_env} is not set and {model_id} has no stand_in model")
+            stand_in = bench.model(model.stand_in)
+            stand_in_dir = model_store.base_model_dir(stand_in, log=log_fn(context))
+            context.log.warning(f"{model.api_key_env} not set: {model_id} answered by stand-in {stand_in.id}")
+
+            def endpoint_at(base_url: str) -> Endpoint:
+                return resolve_api_endpoint(model, stand_in_url=base_url, stand_in_model=str(stand_in_dir))
+
+            server = partial(local_server.serve, bench.paths.results / "logs" / task_id / f"{variant}.server.log")
+        return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint_at, server))
 
     return [local_predictions, api_predictions]
