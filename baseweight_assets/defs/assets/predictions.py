@@ -37,9 +37,11 @@ def _predict(context, bench: BenchResource, task_id: str, variant: str, prepared
     run_cfg = bench.config.run
     store_path = bench.paths.results / "prediction_store" / task_id / f"{variant}.jsonl"
 
+    offline = make_endpoint(NO_SERVER_URL)  # neither the requests nor their cache keys depend on the address
+    requests = build_requests(task, prepared, prompt, model, condition, max_tokens=bench.max_output_tokens(task),
+                              constrained=run_cfg.constrained_decoding, endpoint=offline)
+
     def run(endpoint: Endpoint) -> dict:
-        requests = build_requests(task, prepared, prompt, model, condition, max_tokens=bench.max_output_tokens(task),
-                                  constrained=run_cfg.constrained_decoding, endpoint=endpoint)
         paid = model.kind == "api" and not endpoint.stand_in
         result = run_predictions(
             requests, endpoint, store_path,
@@ -54,12 +56,8 @@ def _predict(context, bench: BenchResource, task_id: str, variant: str, prepared
         result["run"]["hardware"] = detect_hardware()["hardware"] if endpoint.served_by != "openai" else None
         return {"status": "ok", "reason": None, "task": task_id, "variant": variant, **result}
 
-    offline = make_endpoint(NO_SERVER_URL)  # the cache key does not depend on the server's address
-    hashes = [request_hash(r, offline) for r in build_requests(
-        task, prepared, prompt, model, condition, max_tokens=bench.max_output_tokens(task),
-        constrained=run_cfg.constrained_decoding, endpoint=offline)]
-    if PredictionStore(store_path).covers(hashes):
-        context.log.info(f"{task_id}/{variant}: all {len(hashes)} requests already answered; no server started")
+    if PredictionStore(store_path).covers([request_hash(r, offline) for r in requests]):
+        context.log.info(f"{task_id}/{variant}: all {len(requests)} requests already answered; no server started")
         return run(offline)
     with start_server() as base_url:
         return run(make_endpoint(base_url))
