@@ -189,7 +189,7 @@
       ] },
       options: { scales: { x: { type: "logarithmic", ticks: { callback: logTick(usd) },
                                 title: { display: true, text: "cost per query (USD, " + state.scenario + " GPU prices)" } },
-                           y: { title: { display: true, text: t.metric_label } } },
+                           y: { min: 0, max: 1, title: { display: true, text: t.metric_label } } },
                  plugins: { tooltip: { callbacks: { label: (ctx) => ctx.raw.name + ": " + fmt(ctx.raw.y) + " at " + usd(ctx.raw.x) } } } },
     });
   }
