@@ -48,6 +48,10 @@ class ProjectPaths:
         return self._area("dashboard-data")
 
     @property
+    def checkpoints(self) -> Path:
+        return self._area("checkpoints")
+
+    @property
     def cache(self) -> Path:
         return self.repo_root / ".cache"
 

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -67,10 +68,16 @@ def plan_steps(settings: Settings, models: list[str], tasks: list[str]) -> list[
     return stages
 
 
+@lru_cache(maxsize=1)
+def _worker_definitions() -> dg.Definitions:
+    """Built once per worker process, not once per step: configs and the graph do not change mid-run."""
+    return build_definitions(Settings.from_env())
+
+
 def _materialize(step: Step) -> tuple[str, bool, float, str]:
     """Run one step in this process against the repo's instance (DAGSTER_HOME)."""
     start = time.monotonic()
-    defs = build_definitions(Settings.from_env())
+    defs = _worker_definitions()
     try:
         result = dg.materialize(
             assets=[*defs.assets, *defs.asset_checks],

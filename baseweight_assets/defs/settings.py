@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from baseweight_assets.paths import PROFILE_ENV, PROFILES, REPO_ROOT, default_data_root
+from baseweight_assets.paths import PROFILE_ENV, PROFILES, REPO_ROOT, ProjectPaths, default_data_root
 
 ENVIRONMENT_ENV = "BASEWEIGHT_ENV"  # local | production
 ENVIRONMENTS = ("local", "production")
@@ -41,7 +41,7 @@ class Settings:
             config_dir=Path(env.get("BASEWEIGHT_CONFIG_DIR", repo / "configs")).resolve(),
             prompts_dir=Path(env.get("BASEWEIGHT_PROMPTS_DIR", repo / "prompts")).resolve(),
             data_root=Path(env.get("BASEWEIGHT_DATA_DIR") or default_data_root()).resolve(),
-            models_cache=Path(env.get("BASEWEIGHT_MODELS_CACHE", repo / ".cache" / "models")).resolve(),
+            models_cache=Path(env.get("BASEWEIGHT_MODELS_CACHE", ProjectPaths(repo).models_cache)).resolve(),
             profile=profile,
             environment=environment,
             # The Hub is used only when asked for and not forced offline.

@@ -3,12 +3,11 @@
 
 import dagster as dg
 
-from baseweight_assets.defs.assets.common import skipped, status_metadata
-from baseweight_assets.defs.partitions import PartitionSpace, keys_of, same_task_subset_of_variants
+from baseweight_assets.defs.assets.common import resolve_cell, skipped, status_metadata
+from baseweight_assets.defs.partitions import PartitionSpace, same_task_subset_of_variants
 from baseweight_assets.defs.resources import BenchResource
 from baseweight_assets.scoring.sandbox import SandboxLimits
 from baseweight_assets.scoring.score import score_predictions
-from baseweight_assets.variants import split_variant
 
 
 def sandbox_limits(bench: BenchResource, task_sandbox: dict) -> SandboxLimits:
@@ -55,16 +54,16 @@ def build_scoring_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         local_predictions: dict | None,
         api_predictions: dict | None,
     ) -> dg.Output[dict]:
-        task_id, variant = keys_of(context)
-        model_id, condition = split_variant(variant)
+        # The cell's own skip reason already reached the predictions asset, which recorded it.
+        cell = resolve_cell(context, bench, prepared_splits)
+        task_id, variant, task = cell.task_id, cell.variant, cell.task
         predictions = local_predictions if local_predictions is not None else api_predictions
-        ident = {"task": task_id, "variant": variant, "model": model_id, "condition": condition}
+        ident = {"task": task_id, "variant": variant, "model": cell.model_id, "condition": cell.condition}
         if predictions is None:
             raise dg.Failure(f"no predictions found for {task_id}|{variant}")
         if predictions.get("status") != "ok":
             value = skipped(predictions.get("reason") or "predictions were skipped", **ident)
             return dg.Output(value, metadata=status_metadata(value))
-        task = bench.task(task_id)
         result = score_predictions(
             task,
             prepared_splits,

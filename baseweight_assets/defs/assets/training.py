@@ -66,7 +66,7 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             render_messages=render_with_target,
             config=config,
             out_dir=out_dir,
-            work_dir=paths.repo_root / "checkpoints" / (paths.profile if paths.profile == "smoke" else "") / task_id / variant,
+            work_dir=paths.checkpoints / task_id / variant,
             max_epochs=bench.profile_config.max_epochs,
             hourly_rate=getattr(rate, scenario),
             hardware=hw["hardware"],
