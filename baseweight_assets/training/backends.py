@@ -70,11 +70,14 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
                        f"{'4-bit' if config.load_in_4bit else '16-bit'} base, its gradient checkpointing",
                        "cuda", bool(config.load_in_4bit), dtype, "trl.SFTTrainer", optimizer, True)
     one_process = int(os.environ.get("WORLD_SIZE", "1")) == 1  # the packed loss bypasses DDP's forward
-    packed = bool(config.packing) and have["varlen"] and one_process
+    half = dtype != "float32"  # the flash varlen kernel has no float32 variant
+    packed = bool(config.packing) and have["varlen"] and one_process and half
     packed_why = "; packed rows, varlen flash attention, chunked loss" if packed else ""
     if config.packing and not packed:
         packed_why = ("; packing asked but torch has no nn.attention.varlen (torch >= 2.10)" if not have["varlen"]
-                      else "; packing asked but the packed path runs one process only") + ": flattened batches"
+                      else "; packing asked but the packed path runs one process only" if not one_process
+                      else "; packing asked but flash varlen attention needs bf16 (bf16 is off or unsupported)"
+                      ) + ": flattened batches"
     if config.load_in_4bit and have["bitsandbytes"]:
         why = "CUDA without unsloth: QLoRA, bitsandbytes 4-bit NF4 base with double quantisation, " + dtype + " compute"
         return Backend("trl_bnb", why + no_trl + packed_why, "cuda", True, dtype, trainer_class, optimizer, True, packed)

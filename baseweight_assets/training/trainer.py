@@ -44,8 +44,12 @@ MIN_VAL_EXAMPLES = 1
 def train_adapter(*, base_model_dir: Path | str, train_rows: list[dict], val_rows: list[dict],
                   render_messages: Callable[[dict], list[dict]], config: TrainingConfig, out_dir: Path,
                   work_dir: Path, max_epochs: int | None = None, hourly_rate: float, hardware: str,
-                  input_fingerprint: str, log: Callable[[str], None] = print) -> dict:
-    """Fine-tune ``base_model_dir`` with LoRA and publish the adapter folder at ``out_dir`` (only on success)."""
+                  input_fingerprint: str, log: Callable[[str], None] = print,
+                  callbacks: list | None = None) -> dict:
+    """Fine-tune ``base_model_dir`` with LoRA and publish the adapter folder at ``out_dir`` (only on success).
+
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (progress, step timing), run after the trainer's own.
+    """
     base_model_dir, out_dir, work_dir = Path(base_model_dir), Path(out_dir), Path(work_dir)
     _check_count(train_rows, "train", MIN_TRAIN_EXAMPLES)
     _check_count(val_rows, "val", MIN_VAL_EXAMPLES)
@@ -102,7 +106,7 @@ def train_adapter(*, base_model_dir: Path | str, train_rows: list[dict], val_row
     guard = NonFiniteLossGuard()
     trainer = build_trainer(model=model, tokenizer=tokenizer, train_rows=train_ds, val_rows=val_ds, config=config,
                             backend=backend, output_dir=work_dir, epochs=epochs,
-                            callbacks=[guard, StateHeartbeat(work_dir, started, log)])
+                            callbacks=[guard, StateHeartbeat(work_dir, started, log), *(callbacks or [])])
     reset_gpu_peak()
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -134,6 +138,7 @@ def train_adapter(*, base_model_dir: Path | str, train_rows: list[dict], val_row
         "n_truncated": 0, "long_example_policy": "drop",
         "epochs_cap": epochs, "epochs_cap_by_train_size": epochs_cap, "epochs_run": state.epoch,
         "steps": state.global_step, "max_steps": state.max_steps,
+        "trained_tokens": state.num_input_tokens_seen, "train_tokens_per_s": _tokens_per_s(state, resumed=checkpoint is not None),
         "stopped_early": state.global_step < state.max_steps,
         "loss_history": train_hist, "val_loss_history": val_hist, "best_val_loss": state.best_metric,
         "best_checkpoint_step": _step_of(state.best_model_checkpoint),
@@ -192,15 +197,19 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
             train_data, eval_data = Dataset.from_list(train_data), Dataset.from_list(eval_data)
         batch_size = 1
     else:
-        from datasets import Dataset
+        train_data, eval_data = train_rows, val_rows
+        if backend.trainer_class == "trl.SFTTrainer":
+            from datasets import Dataset
 
-        train_data, eval_data = Dataset.from_list(train_rows), Dataset.from_list(val_rows)
+            train_data, eval_data = Dataset.from_list(train_data), Dataset.from_list(eval_data)
         batch_size = config.per_device_batch_size
     steps_per_epoch = math.ceil(len(train_data) / (batch_size * config.gradient_accumulation * devices))
     eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
     args = dict(
         output_dir=str(output_dir), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size, prediction_loss_only=packed, gradient_accumulation_steps=config.gradient_accumulation,
+        # Only eval_loss is used: gathering eval logits ([batch, len, vocab] per step) made evaluation crawl on CUDA.
+        per_device_eval_batch_size=batch_size, prediction_loss_only=True,
+        gradient_accumulation_steps=config.gradient_accumulation,
         learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler,
         warmup_steps=math.ceil(steps_per_epoch * epochs * config.warmup_ratio), weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm, optim=backend.optimizer, seed=config.seed, data_seed=config.seed,
@@ -209,6 +218,8 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
         logging_steps=1, logging_first_step=True, report_to="none", disable_tqdm=True, label_names=["labels"],
         use_cpu=backend.device == "cpu", bf16=backend.dtype == "bfloat16", fp16=backend.dtype == "float16",
         remove_unused_columns=False, dataloader_num_workers=0,
+        # Packed and flattened batches hold no padding; padded ones are counted through their attention mask.
+        include_num_input_tokens_seen="all" if packed or backend.padding_free else "non_padding",
     )
     args[_checkpointing_arg()] = False  # prepare_model enables it (or Unsloth's) where the config asks
     all_callbacks = list(callbacks or [])
@@ -367,6 +378,18 @@ def _gpu_name(backend: Backend) -> str | None:
     import torch
 
     return torch.cuda.get_device_name(0)
+
+
+def _tokens_per_s(state: Any, resumed: bool) -> float | None:
+    """Tokens per second of this attempt's training loop (evaluations included, model load not), as the Trainer
+    logs it; older transformers log only the running total, which is this attempt's only when nothing resumed."""
+    for entry in reversed(state.log_history):
+        if "train_tokens_per_second" in entry:
+            return entry["train_tokens_per_second"]
+    runtime = next((e["train_runtime"] for e in reversed(state.log_history) if "train_runtime" in e), None)
+    if resumed or not runtime or not state.num_input_tokens_seen:
+        return None
+    return round(state.num_input_tokens_seen / runtime, 1)
 
 
 def _step_of(checkpoint: str | None) -> int | None:

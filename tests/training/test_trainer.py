@@ -29,8 +29,22 @@ def _train(model_dir, config, tmp_path, *, train=None, val=None, **kw):
 def test_trains_publishes_adapter_and_sane_metadata(tiny_model_dir, tiny_config, tmp_path):
     train = fruit_rows(24)
     train[3]["fields"]["text"] = "What color is the lime? " * 30  # longer than max_seq_length=64
-    meta = _train(tiny_model_dir, tiny_config, tmp_path, train=train)
+    from transformers import TrainerCallback
+
+    ends = []
+
+    class StepEnds(TrainerCallback):  # extra callbacks reach the Trainer (the GPU benchmark times steps this way)
+        def on_step_end(self, args, state, control, **kw):
+            ends.append((state.global_step, state.num_input_tokens_seen))
+
+    meta = _train(tiny_model_dir, tiny_config, tmp_path, train=train, callbacks=[StepEnds()])
     assert all(key in meta for key in REQUIRED), sorted(set(REQUIRED) - set(meta))
+    assert [step for step, _ in ends] == list(range(1, 13))
+    tok = trainer_mod.load_tokenizer(tiny_model_dir)
+    kept, _ = tokenize_chats([r["id"] for r in train], render_chats(train, render_messages), tok, max_seq_length=64)
+    # Two epochs of every kept example's real tokens: the padding of right-padded batches is not counted.
+    assert meta["trained_tokens"] == ends[-1][1] == 2 * sum(len(ex["input_ids"]) for ex in kept)
+    assert meta["train_tokens_per_s"] > 0
     assert meta["backend"] == "peft_cpu" and meta["gpu_name"] is None and meta["peak_gpu_mem_mb"] is None
     assert (meta["n_train"], meta["n_val"], meta["n_dropped_too_long"]) == (23, 4, 1)
     assert meta["train_rendering"]["dropped_ids"] == ["ex-3"]

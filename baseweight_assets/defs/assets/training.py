@@ -50,13 +50,10 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
 
         config = bench.training_config(model_id, task_id)
         hw = detect_hardware()
-        rate = bench.config.pricing.hardware.get(hw["hardware"])
-        if rate is None:
-            raise dg.Failure(
-                f"configs/pricing.yaml: field 'hardware': no price for {hw['hardware']!r} ({hw['name']}); "
-                "add low/mid/high $/hour for it so the training cost can be reported"
-            )
-        scenario = bench.config.pricing.default_scenario
+        try:
+            hourly_rate = bench.config.pricing.hourly_rate(hw["hardware"])
+        except KeyError as exc:
+            raise dg.Failure(f"{exc.args[0]} (this machine: {hw['name']})") from exc
         paths = bench.paths
         out_dir = paths.results / "adapters" / task_id / variant
         metadata = train_adapter(
@@ -68,7 +65,7 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             out_dir=out_dir,
             work_dir=paths.checkpoints / task_id / variant,
             max_epochs=bench.profile_config.max_epochs,
-            hourly_rate=getattr(rate, scenario),
+            hourly_rate=hourly_rate,
             hardware=hw["hardware"],
             input_fingerprint=stable_hash([[r["id"] for r in train], config.model_dump(), prompt.hash]),
             log=log_fn(context),
