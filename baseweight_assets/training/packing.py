@@ -146,7 +146,10 @@ def packed_varlen_attention(module, query, key, value, attention_mask, scaling=N
         raise ValueError(f"packed batches are one row; got batch {query.shape[0]}")
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # [T, H, D]
     if q.is_cuda:
-        out = _flash_varlen(q.contiguous(), k.contiguous(), v.contiguous(), PACK.cu_seqlens, PACK.max_len, scaling)
+        # The flash kernel takes only fp16/bf16; QLoRA's k-bit preparation keeps norms (so Qwen3's q/k) in fp32.
+        half = q.dtype if q.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
+        q, k, v = (t.to(half).contiguous() for t in (q, k, v))
+        out = _flash_varlen(q, k, v, PACK.cu_seqlens, PACK.max_len, scaling).to(query.dtype)
     else:
         rep = q.shape[1] // k.shape[1]
         out = _reference_varlen(q, k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1), PACK.cu_seqlens, scaling)

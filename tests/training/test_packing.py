@@ -164,6 +164,10 @@ def test_backend_takes_packed_path_only_on_cuda_with_packing_and_varlen(tiny_con
     no_varlen = choose_backend(on, cuda=True, available={**have, "varlen": False})
     assert not no_varlen.packed_varlen and "no nn.attention.varlen" in no_varlen.why
     assert not choose_backend(on, cuda=True, available={**have, "unsloth": True}).packed_varlen
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: False)  # float32 on CUDA: no flash varlen kernel
+    fp32 = choose_backend(on, cuda=True, available=have)
+    assert fp32.dtype == "float32" and not fp32.packed_varlen and "needs bf16" in fp32.why
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: True)
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert not choose_backend(on, cuda=True, available=have).packed_varlen
 
@@ -215,3 +219,32 @@ def test_flash_varlen_matches_reference_on_cuda():
     out = packing._flash_varlen(q, k, v, cu, 64, 32 ** -0.5)
     ref = packing._reference_varlen(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1), cu, 32 ** -0.5)
     assert torch.allclose(out.float(), ref.float(), atol=2e-2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the varlen flash kernel needs a CUDA device")
+def test_fp32_queries_from_kbit_prepared_models_go_through_flash_in_bf16():
+    """QLoRA's k-bit preparation keeps norms in fp32, so Qwen3's q/k arrive in fp32 (seen on an H200)."""
+    torch.manual_seed(0)
+    q = torch.randn(1, 4, 64, 32, device="cuda")
+    k, v = (torch.randn(1, 2, 64, 32, device="cuda") for _ in range(2))
+    batch = packing.pack_documents([[1] * 17, [2] * 47], device="cuda")
+    packing.set_pack_context(batch, max_len=64)
+    out, _ = packing.packed_varlen_attention(None, q, k, v, None, scaling=32 ** -0.5)
+    ref = packing._reference_varlen(q[0].transpose(0, 1), k[0].transpose(0, 1).repeat_interleave(2, 1),
+                                    v[0].transpose(0, 1).repeat_interleave(2, 1), batch.cu_seqlens, 32 ** -0.5)
+    assert out.dtype == torch.float32 and torch.allclose(out[0], ref, atol=3e-2)
+
+
+def test_benchmark_trainer_variant_times_train_adapter_steps_on_cpu(tiny_model_dir, tmp_path):
+    """gpu_train_throughput's `trainer` variant: train_adapter on a saved random base, steps timed, tokens counted."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import gpu_common
+    import gpu_train_adapter
+
+    config = gpu_common.tiny_config("qwen3", vocab_size=512)
+    run = gpu_train_adapter.run_train_adapter(config, workload="mixed", tokens_per_step=256, max_len=64, warmup=1,
+                                              steps=3, device="cpu", tokenizer_dir=tiny_model_dir, work=tmp_path)
+    assert run["backend"] == "peft_cpu" and run["steps"] == 3 and run["seconds"] > 0
+    assert run["n_params"] == gpu_train_adapter.saved_param_count(tmp_path / "base") > 0
+    assert 0 < run["tokens"] <= run["adapter"]["trained_tokens"]  # the timed steps are part of the epoch
+    assert (tmp_path / "adapter-mixed-trainer" / "adapter_model.safetensors").is_file()  # published like the asset's
