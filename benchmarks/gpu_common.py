@@ -54,13 +54,11 @@ def smollm2_135m_config(**overrides):
     return config
 
 
-def tiny_config(family: str):
+def tiny_config(family: str, vocab_size: int = 512):
     """A few-layer model of the same family, for CPU smoke runs of the scripts."""
-    if family == "qwen3":
-        return qwen3_8b_config(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                               head_dim=16, intermediate_size=128, vocab_size=512)
-    return smollm2_135m_config(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                               head_dim=16, intermediate_size=128, vocab_size=512)
+    build = qwen3_8b_config if family == "qwen3" else smollm2_135m_config
+    return build(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                 head_dim=16, intermediate_size=128, vocab_size=vocab_size)
 
 
 def build_random_model(config, device: str, dtype=torch.bfloat16, attn_implementation: str = "sdpa"):

@@ -118,22 +118,15 @@ def train(prompt, prepared, bench, base_dir, work, device, limit, max_epochs):
     keep = set(prepared["lora_500_ids"])
     train = [r for r in prepared["splits"]["train"] if r["id"] in keep][:limit]
     val = prepared["splits"]["val"][:limit]
-    config = bench.training_for(MODEL, TASK)
-    if device == "cuda" and not config.bf16:
-        # configs/training/smollm2-135m.yaml says bf16: false (its CPU recipe is fp32); on CUDA the trainer's backend
-        # then loads the base in float16 with no loss scaling, and the gradients overflow (NaN at step 2, seen
-        # 2026-11-28). Until training/backends.py maps bf16: false to float32 on CUDA, run the bf16 path.
-        config = config.model_copy(update={"bf16": True})
-        print("override: bf16=True for the CUDA run (bf16: false means pure float16 there)", flush=True)
+    config = bench.training_for(MODEL, TASK)  # the recipe as configured: nothing overridden
     hw = detect_hardware()
-    rate = bench.pricing.hardware[hw["hardware"]]
     t_train = time.perf_counter()
     metadata = train_adapter(
         base_model_dir=base_dir, train_rows=train, val_rows=val,
         render_messages=lambda ex: [*prompt.render_messages(ex),
                                     {"role": "assistant", "content": prompt.render_target(ex)}],
         config=config, out_dir=work / "adapter", work_dir=work / "checkpoints", max_epochs=max_epochs,
-        hourly_rate=getattr(rate, bench.pricing.default_scenario), hardware=hw["hardware"],
+        hourly_rate=bench.pricing.hourly_rate(hw["hardware"]), hardware=hw["hardware"],
         input_fingerprint="gpu_finetune_smollm2", log=lambda m: print(m, flush=True),
     )
     train_s = time.perf_counter() - t_train

@@ -6,12 +6,17 @@ configs/training/qwen3-8b.yaml (r=16), max sequence length 1024, the same docume
   (what a plain Hugging Face recipe does), default optimizer, no gradient checkpointing if memory allows;
 - packed: padding-free rows of `--tokens-per-step` tokens (varlen flash attention, position_ids restarting
   per document), chunked cross-entropy (no full logits), regional torch.compile of the decoder layers,
-  fused AdamW, bf16 autocast as in the baseline.
+  fused AdamW, bf16 autocast as in the baseline; this script's own loop over training/packing.py;
+- trainer: `train_adapter`, the lora_adapter asset's trainer, on the same architecture saved as a model folder
+  (gpu_train_adapter.py): its backend choice, packing, Trainer loop, evaluation, checkpoint and publishing.
+  With bitsandbytes importable the recipe's load_in_4bit makes this QLoRA; `trainer_bf16` keeps the bf16 base;
+- baseline_4bit: the baseline on a bitsandbytes NF4 base (plain QLoRA: prepare_model_for_kbit_training, padded
+  batches), loaded from the trainer variant's model folder.
 Workloads: `full` (every document 1024 tokens: no padding anywhere, kernels only) and `mixed` (lengths
 uniform in [64, 1024]: what padding costs). Trained tokens = real (non-padding) tokens.
 MFU counts 4*N FLOPs per trained token (N = base parameters; frozen base: forward 2N + input-gradient 2N).
 
-GPU:  python3 benchmarks/gpu_train_throughput.py --out $OUT
+GPU:  python3 benchmarks/gpu_train_throughput.py --out $OUT --variants baseline,trainer,packed
 CPU smoke (tiny model): OMP_NUM_THREADS=1 python benchmarks/gpu_train_throughput.py --tiny --device cpu
 """
 
@@ -33,8 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))  # the packed path is the trainer's own module (imports only torch)
 import gpu_common as gc_  # noqa: E402
+from gpu_train_adapter import ensure_random_base, run_train_adapter, saved_param_count, step_timer  # noqa: E402
 
 from baseweight_assets.training import packing as pt  # noqa: E402
+from baseweight_assets.training.errors import TrainingOOMError  # noqa: E402
 
 
 def lora_settings() -> dict:
@@ -74,12 +81,27 @@ def peak_gib() -> float:
 
 # ---------------------------------------------------------------- baseline: plain Trainer + PEFT
 
-def run_baseline(config, docs, lora, batch_size, warmup, steps, device) -> dict:
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+def load_4bit_base(base_dir: Path):
+    """The saved random base as plain QLoRA loads it: NF4 + double quantisation, bf16 compute, k-bit prep."""
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), quantization_config=quant, dtype=torch.bfloat16,
+                                                 attn_implementation="sdpa", device_map={"": 0})
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
+def run_baseline(config, docs, lora, batch_size, warmup, steps, device, base_4bit: Path | None = None) -> dict:
+    from transformers import Trainer, TrainingArguments
 
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    model = gc_.build_random_model(config, device, dtype=dtype, attn_implementation="sdpa")
-    n_params = gc_.count_params(model)
+    if base_4bit is not None:
+        model, n_params = load_4bit_base(base_4bit), saved_param_count(base_4bit)
+    else:
+        model = gc_.build_random_model(config, device, dtype=dtype, attn_implementation="sdpa")
+        n_params = gc_.count_params(model)
     model = add_lora(model, lora)
     batch_tokens: list[int] = []
     batch_slots: list[int] = []
@@ -100,15 +122,6 @@ def run_baseline(config, docs, lora, batch_size, warmup, steps, device) -> dict:
 
     step_times: list[float] = []
 
-    class Timer(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kw):
-            gc_.sync(device)
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kw):
-            gc_.sync(device)
-            step_times.append(time.perf_counter() - self.t0)
-
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(
             output_dir=tmp, per_device_train_batch_size=batch_size, gradient_accumulation_steps=1,
@@ -118,7 +131,7 @@ def run_baseline(config, docs, lora, batch_size, warmup, steps, device) -> dict:
         )
         dataset = [{"input_ids": d} for d in docs]
         trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collate,
-                          callbacks=[Timer()])
+                          callbacks=[step_timer(device, step_times)])
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         trainer.train()
@@ -234,7 +247,7 @@ def check_packed_matches_reference(config, lora, device, max_len) -> dict:
     model.zero_grad(set_to_none=True)
 
     causal_lm.set_attn_implementation("sdpa")
-    total, count = 0.0, 0
+    count = 0
     ref = torch.zeros((), device=device)
     for doc in docs:
         ids = torch.tensor([doc], device=device)
@@ -284,7 +297,7 @@ def with_fallback(fn, candidates, label):
     for size in candidates:
         try:
             return fn(size)
-        except torch.OutOfMemoryError as exc:
+        except (torch.OutOfMemoryError, TrainingOOMError) as exc:
             last = f"{exc}"[:300]  # keep text only: the exception's frames would pin the GPU memory
         print(f"[{label}] out of memory at {size}; trying a smaller size", flush=True)
         free_memory()  # outside the except block, once the failed frames are gone
@@ -296,7 +309,11 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--tiny", action="store_true", help="a 2-layer model of the same family (CPU smoke)")
     ap.add_argument("--workloads", default="full,mixed")
-    ap.add_argument("--variants", default="baseline,packed", help="baseline, packed, packed_eager")
+    ap.add_argument("--variants", default="baseline,trainer,packed",
+                    help="baseline, baseline_4bit, trainer, trainer_bf16, packed, packed_eager")
+    ap.add_argument("--tokenizer-dir", default=str(REPO / ".cache" / "models" / "smollm2-135m"),
+                    help="tokenizer + chat template for the trainer variant's model folder")
+    ap.add_argument("--work", default=None, help="where the trainer variant writes its model folder (default: a temp dir)")
     ap.add_argument("--max-len", type=int, default=1024)
     ap.add_argument("--tokens-per-step", default="8192,4096", help="packed row sizes to try, largest first")
     ap.add_argument("--baseline-batch", default="8,4,2", help="baseline batch sizes to try, largest first")
@@ -307,7 +324,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     device = a.device
-    config = gc_.tiny_config("qwen3") if a.tiny else gc_.qwen3_8b_config()
+    # The trainer variant feeds the embedded model's tokenizer (49,152 tokens) to the architecture.
+    config = gc_.tiny_config("qwen3", vocab_size=49152) if a.tiny else gc_.qwen3_8b_config()
+    work = Path(a.work or tempfile.mkdtemp(prefix="bw_train_adapter_"))
     lora = lora_settings()
     out = Path(a.out)
     result = {"env": gc_.environment(), "lora": lora, "max_len": a.max_len, "argv": sys.argv[1:], "runs": []}
@@ -338,6 +357,15 @@ def main(argv=None) -> int:
                 if variant == "baseline":
                     run = with_fallback(lambda b: run_baseline(config, docs, lora, b, a.warmup, a.steps, device),
                                         sizes_base, variant)
+                elif variant == "baseline_4bit":
+                    base_dir = ensure_random_base(config, Path(a.tokenizer_dir), work, device)
+                    run = with_fallback(lambda b: run_baseline(config, docs, lora, b, a.warmup, a.steps, device,
+                                                               base_4bit=base_dir), sizes_base, variant)
+                elif variant in ("trainer", "trainer_bf16"):
+                    run = with_fallback(lambda t: run_train_adapter(
+                        config, workload=workload, tokens_per_step=t, max_len=a.max_len, warmup=a.warmup,
+                        steps=a.steps, device=device, tokenizer_dir=Path(a.tokenizer_dir), work=work,
+                        load_in_4bit=variant == "trainer"), sizes_packed, variant)
                 else:
                     compile_layers = variant == "packed"
                     run = with_fallback(
@@ -360,15 +388,18 @@ def main(argv=None) -> int:
             gc_.write_json_atomic(out / "gpu_train_throughput.json", result)
 
     for workload in a.workloads.split(","):
-        base = next((r for r in result["runs"] if r["workload"] == workload and r["variant"] == "baseline"
-                     and "tokens_per_s" in r), None)
-        for r in result["runs"]:
-            if r["workload"] == workload and base and "tokens_per_s" in r:
-                r["speedup"] = r["tokens_per_s"] / base["tokens_per_s"]
+        for baseline in ("baseline", "baseline_4bit"):  # each variant against both plain recipes, where measured
+            # A baseline run more than once counts at its fastest (the conservative speed-up).
+            base = max((r for r in result["runs"] if r["workload"] == workload and r["variant"] == baseline
+                        and "tokens_per_s" in r), key=lambda r: r["tokens_per_s"], default=None)
+            for r in result["runs"]:
+                if r["workload"] == workload and base and "tokens_per_s" in r:
+                    r[f"speedup_vs_{baseline}"] = r["tokens_per_s"] / base["tokens_per_s"]
     gc_.write_json_atomic(out / "gpu_train_throughput.json", result)
     print(f"\n{result['env']['device']}  N={result['runs'][0].get('n_params', 0) / 1e9:.3f}B  "
           f"measured peak {result['matmul_tflops_8192']:.0f} TFLOP/s")
-    gc_.print_table(result["runs"], ["workload", "variant", "batch", "tokens_per_s", "speedup", "model_tflops",
+    gc_.print_table(result["runs"], ["workload", "variant", "backend", "batch", "tokens_per_s", "speedup_vs_baseline",
+                                     "speedup_vs_baseline_4bit", "model_tflops",
                                      "mfu_vs_measured", "mfu_vs_datasheet", "peak_gib", "error"])
     return 0
 
