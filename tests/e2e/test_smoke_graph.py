@@ -61,7 +61,14 @@ def test_fpb_chain_to_site(graph):
     variants = ["smollm2-135m__zero-shot", "smollm2-135m__lora-500"]
     api_variant = "gpt-5.4-nano__zero-shot"
     run(["raw_dataset", "prepared_splits"], task)
-    run(["lora_adapter"], f"{task}|smollm2-135m__lora-500")
+    trained = run(["lora_adapter"], f"{task}|smollm2-135m__lora-500")
+    shown = trained.asset_materializations_for_node("lora_adapter")[0].metadata
+    issue_fields = {"n_train", "n_val", "epochs_run", "loss_history", "val_loss_history", "stopped_early", "wall_time_s",
+                    "gpu_name", "gpu_hours", "peak_gpu_mem_mb", "training_cost_usd", "library_versions", "input_hash",
+                    "adapter_sha256", "trained_tokens", "backend"}
+    assert issue_fields <= set(shown), sorted(issue_fields - set(shown))
+    assert shown["backend"].value == "peft_cpu" and shown["trained_tokens"].value > 0
+    assert shown["loss_history"].value and shown["library_versions"].value["torch"]
     for v in variants:
         run(["local_predictions"], f"{task}|{v}")
     run(["api_predictions"], f"{task}|{api_variant}")

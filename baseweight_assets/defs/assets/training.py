@@ -1,6 +1,8 @@
 """lora_adapter[task × <local model>__lora-500|lora-full] (pool ``gpu``)."""
 
 
+from pathlib import Path
+
 import dagster as dg
 
 from baseweight_assets.defs.assets.common import log_fn, resolve_cell, status_metadata
@@ -10,6 +12,7 @@ from baseweight_assets.defs.resources import BenchResource, ModelStoreResource
 from baseweight_assets.hardware import detect_hardware
 from baseweight_assets.prompting import PromptTemplate
 from baseweight_assets.storage.hashing import stable_hash
+from baseweight_assets.training.metadata import METADATA_FILE
 from baseweight_assets.training.trainer import train_adapter
 
 
@@ -81,19 +84,24 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
         }
         return dg.Output(
             value,
-            metadata={
-                "status": "ok",
-                "adapter_dir": str(out_dir),
-                "adapter_sha256": str(metadata.get("adapter_sha256")),
-                "backend": str(metadata.get("backend")),
-                "n_train": metadata.get("n_train"),
-                "epochs_run": metadata.get("epochs_run"),
-                "best_val_loss": metadata.get("best_val_loss"),
-                "wall_time_s": metadata.get("wall_time_s"),
-                "training_cost_usd": metadata.get("training_cost_usd"),
-                "hardware": hw["hardware"],
-            },
+            metadata=adapter_materialization_metadata(metadata, out_dir),
             data_version=dg.DataVersion(str(metadata.get("adapter_sha256"))[:16]),
         )
 
     return [lora_adapter]
+
+
+# What the adapter's JSON says, shown on the materialization: scalars as they are, histories and versions as JSON.
+_SCALARS = ("backend", "hardware", "gpu_name", "devices", "n_train", "n_val", "n_dropped_too_long", "epochs_run",
+            "steps", "stopped_early", "best_val_loss", "best_checkpoint_step", "wall_time_s", "gpu_hours",
+            "peak_gpu_mem_mb", "peak_mem_mb", "trained_tokens", "train_tokens_per_s", "hourly_rate_usd",
+            "training_cost_usd", "input_hash", "adapter_sha256", "resumed_from", "reused")
+
+
+def adapter_materialization_metadata(metadata: dict, out_dir: Path) -> dict:
+    out = {"status": "ok", "adapter_dir": dg.MetadataValue.path(str(out_dir)),
+           "metadata_json": dg.MetadataValue.path(str(out_dir / METADATA_FILE))}
+    out.update({key: metadata.get(key) for key in _SCALARS})
+    for key in ("loss_history", "val_loss_history", "library_versions"):
+        out[key] = dg.MetadataValue.json(metadata.get(key) or {})
+    return out
