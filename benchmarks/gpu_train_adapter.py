@@ -128,9 +128,24 @@ def step_timer(device: str, times: list[float], tokens: list[int] | None = None)
 
 
 def run_train_adapter(config, *, workload: str, tokens_per_step: int, max_len: int, warmup: int, steps: int,
-                      device: str, tokenizer_dir: Path, work: Path, load_in_4bit: bool = True) -> dict:
-    """One `train_adapter` epoch on a random-weight base; the record matches gpu_train_throughput's variants."""
+                      device: str, tokenizer_dir: Path, work: Path, load_in_4bit: bool = True,
+                      compile_4bit: bool | None = None) -> dict:
+    """One `train_adapter` epoch on a random-weight base; the record matches gpu_train_throughput's variants.
+
+    ``compile_4bit`` overrides ``backends.COMPILE_4BIT_LAYERS`` for this run (an experiment on the 4-bit base)."""
     import yaml
+
+    from baseweight_assets.training import backends
+
+    if compile_4bit is not None:
+        keep = backends.COMPILE_4BIT_LAYERS
+        backends.COMPILE_4BIT_LAYERS = compile_4bit
+        try:
+            return run_train_adapter(config, workload=workload, tokens_per_step=tokens_per_step, max_len=max_len,
+                                     warmup=warmup, steps=steps, device=device, tokenizer_dir=tokenizer_dir,
+                                     work=work, load_in_4bit=load_in_4bit)
+        finally:
+            backends.COMPILE_4BIT_LAYERS = keep
 
     from baseweight_assets.config.loader import load_bench_config
     from baseweight_assets.config.schema import TrainingConfig
@@ -155,7 +170,7 @@ def run_train_adapter(config, *, workload: str, tokens_per_step: int, max_len: i
     hw = detect_hardware()
     times: list[float] = []
     tokens: list[int] = []
-    tag = f"{workload}-{'trainer' if load_in_4bit else 'trainer_bf16'}"  # the variant's name
+    tag = f"{workload}-{'trainer' if load_in_4bit else 'trainer_bf16'}-compile4bit{backends.COMPILE_4BIT_LAYERS}"
     out_dir, work_dir = work / f"adapter-{tag}", work / f"checkpoints-{tag}"
     for stale in (out_dir, work_dir):  # a fresh run every time: an adapter already published would be reused
         shutil.rmtree(stale, ignore_errors=True)
@@ -181,6 +196,7 @@ def run_train_adapter(config, *, workload: str, tokens_per_step: int, max_len: i
         "peak_gib": (meta["peak_gpu_mem_mb"] or float("nan")) / 1024,
         "packing_efficiency": timed_tokens / (n_timed * tokens_per_step), "warmup_s": sum(times[:warmup]),
         "backend": meta["backend"], "backend_why": meta["backend_why"], "train_adapter_wall_s": wall,
+        "compiled_layers": backends.compile_layers(backends.Backend(**meta["backend_detail"]), training),
         "adapter": {k: meta.get(k) for k in ("n_train", "n_dropped_too_long", "steps", "epochs_run", "trained_tokens",
                                              "train_tokens_per_s", "wall_time_s", "gpu_hours", "training_cost_usd",
                                              "peak_gpu_mem_mb", "best_val_loss", "adapter_sha256")},

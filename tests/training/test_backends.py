@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from baseweight_assets.training import backends
 from baseweight_assets.training.backends import choose_backend
 
 
@@ -37,3 +38,18 @@ def test_cuda_without_bf16_trains_in_float32_not_float16(tiny_config, monkeypatc
     monkeypatch.setattr(backends, "_bf16_ok", lambda config: False)
     b = choose_backend(tiny_config.model_copy(update={"bf16": False}), cuda=True, available=_all())
     assert b.dtype == "float32" and "float32 LoRA" in b.why
+
+
+def test_packed_cuda_path_compiles_layers_as_measured(tiny_config, monkeypatch):
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: True)
+    packed = tiny_config.model_copy(update={"packing": True, "load_in_4bit": True})
+    qlora = choose_backend(packed, cuda=True, available={**_all(bnb=True), "varlen": True})
+    assert qlora.name == "trl_bnb" and qlora.packed_varlen
+    assert backends.compile_layers(qlora, packed)  # compiled 4-bit layers: 1.41-1.55x eager on an H200
+    monkeypatch.setattr(backends, "COMPILE_4BIT_LAYERS", False)
+    assert not backends.compile_layers(qlora, packed)
+    bf16 = choose_backend(packed.model_copy(update={"load_in_4bit": False}), cuda=True,
+                          available={**_all(bnb=True), "varlen": True})
+    assert backends.compile_layers(bf16, packed)
+    assert not backends.compile_layers(bf16, packed.model_copy(update={"gradient_checkpointing": True}))
+    assert not backends.compile_layers(choose_backend(packed, cuda=False), packed)  # CPU never compiles

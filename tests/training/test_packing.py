@@ -247,4 +247,4 @@ def test_benchmark_trainer_variant_times_train_adapter_steps_on_cpu(tiny_model_d
     assert run["backend"] == "peft_cpu" and run["steps"] == 3 and run["seconds"] > 0
     assert run["n_params"] == gpu_train_adapter.saved_param_count(tmp_path / "base") > 0
     assert 0 < run["tokens"] <= run["adapter"]["trained_tokens"]  # the timed steps are part of the epoch
-    assert (tmp_path / "adapter-mixed-trainer" / "adapter_model.safetensors").is_file()  # published like the asset's
+    assert len(list(tmp_path.glob("adapter-mixed-*/adapter_model.safetensors"))) == 1  # published like the asset's
