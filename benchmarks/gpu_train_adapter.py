@@ -128,24 +128,11 @@ def step_timer(device: str, times: list[float], tokens: list[int] | None = None)
 
 
 def run_train_adapter(config, *, workload: str, tokens_per_step: int, max_len: int, warmup: int, steps: int,
-                      device: str, tokenizer_dir: Path, work: Path, load_in_4bit: bool = True,
-                      compile_4bit: bool | None = None) -> dict:
-    """One `train_adapter` epoch on a random-weight base; the record matches gpu_train_throughput's variants.
-
-    ``compile_4bit`` overrides ``backends.COMPILE_4BIT_LAYERS`` for this run (an experiment on the 4-bit base)."""
+                      device: str, tokenizer_dir: Path, work: Path, load_in_4bit: bool = True) -> dict:
+    """One `train_adapter` epoch on a random-weight base; the record matches gpu_train_throughput's variants."""
     import yaml
 
     from baseweight_assets.training import backends
-
-    if compile_4bit is not None:
-        keep = backends.COMPILE_4BIT_LAYERS
-        backends.COMPILE_4BIT_LAYERS = compile_4bit
-        try:
-            return run_train_adapter(config, workload=workload, tokens_per_step=tokens_per_step, max_len=max_len,
-                                     warmup=warmup, steps=steps, device=device, tokenizer_dir=tokenizer_dir,
-                                     work=work, load_in_4bit=load_in_4bit)
-        finally:
-            backends.COMPILE_4BIT_LAYERS = keep
 
     from baseweight_assets.config.loader import load_bench_config
     from baseweight_assets.config.schema import TrainingConfig

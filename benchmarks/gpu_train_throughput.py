@@ -30,6 +30,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from unittest.mock import patch
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,7 @@ sys.path.insert(0, str(REPO))  # the packed path is the trainer's own module (im
 import gpu_common as gc_  # noqa: E402
 from gpu_train_adapter import ensure_random_base, run_train_adapter, saved_param_count, step_timer  # noqa: E402
 
+from baseweight_assets.training import backends  # noqa: E402
 from baseweight_assets.training import packing as pt  # noqa: E402
 from baseweight_assets.training.errors import TrainingOOMError  # noqa: E402
 
@@ -367,11 +369,14 @@ def main(argv=None) -> int:
                     run = with_fallback(lambda b: run_baseline(config, docs, lora, b, a.warmup, a.steps, device,
                                                                base_4bit=base_dir), sizes_base, variant)
                 elif variant in ("trainer", "trainer_bf16", "trainer_compile4bit", "trainer_eager4bit"):
-                    compile_4bit = {"trainer_compile4bit": True, "trainer_eager4bit": False}.get(variant)
-                    run = with_fallback(lambda t: run_train_adapter(
-                        config, workload=workload, tokens_per_step=t, max_len=a.max_len, warmup=a.warmup,
-                        steps=a.steps, device=device, tokenizer_dir=Path(a.tokenizer_dir), work=work,
-                        load_in_4bit=variant != "trainer_bf16", compile_4bit=compile_4bit), sizes_packed, variant)
+                    # The two 4-bit experiments set the trainer's switch for their run; the others keep its default.
+                    compile_4bit = {"trainer_compile4bit": True, "trainer_eager4bit": False}.get(
+                        variant, backends.COMPILE_4BIT_LAYERS)
+                    with patch.object(backends, "COMPILE_4BIT_LAYERS", compile_4bit):
+                        run = with_fallback(lambda t: run_train_adapter(
+                            config, workload=workload, tokens_per_step=t, max_len=a.max_len, warmup=a.warmup,
+                            steps=a.steps, device=device, tokenizer_dir=Path(a.tokenizer_dir), work=work,
+                            load_in_4bit=variant != "trainer_bf16"), sizes_packed, variant)
                 else:
                     compile_layers = variant == "packed"
                     run = with_fallback(

@@ -10,7 +10,7 @@ has no flash-attn, Liger or Unsloth package:
   that a compiled decoder layer never sees their (changing) shape;
 - the loss never materialises the full [tokens, vocab] logits: ``ChunkedLinearCrossEntropy`` computes loss and
   the gradient for the hidden states chunk by chunk in the forward pass (the lm_head is frozen under LoRA).
-Imports only torch (transformers lazily), so the GPU benchmarks can import it on a bare image.
+Imports only torch and the pure rendering module (transformers lazily), so the GPU benchmarks can import it on a bare image.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from baseweight_assets.training.rendering import IGNORE_INDEX  # noqa: F401 - the label mask the rendering writes
+
 ATTN_NAME = "packed_varlen"
-IGNORE_INDEX = -100
 
 
 @dataclass
