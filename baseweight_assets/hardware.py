@@ -21,3 +21,13 @@ def detect_hardware() -> dict:
     except ImportError:
         pass
     return {"hardware": CPU_HARDWARE, "device": "cpu", "name": platform.processor() or platform.machine(), "count": 1}
+
+
+def accelerator_count() -> int:
+    """CUDA devices visible here, without initialising CUDA in this process: ``torch.cuda.device_count`` does not
+    (``get_device_name`` does), so processes forked afterwards can still use the GPU."""
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count()

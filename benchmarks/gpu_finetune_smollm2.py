@@ -112,6 +112,7 @@ def generate_all(model, tokenizer, chats: list[list[dict]], max_new_tokens: int,
 
 
 def train(prompt, prepared, bench, base_dir, work, device, limit, max_epochs):
+    from baseweight_assets.cost.pricing import hourly_rate
     from baseweight_assets.hardware import detect_hardware
     from baseweight_assets.training.trainer import train_adapter
 
@@ -126,7 +127,7 @@ def train(prompt, prepared, bench, base_dir, work, device, limit, max_epochs):
         render_messages=lambda ex: [*prompt.render_messages(ex),
                                     {"role": "assistant", "content": prompt.render_target(ex)}],
         config=config, out_dir=work / "adapter", work_dir=work / "checkpoints", max_epochs=max_epochs,
-        hourly_rate=bench.pricing.hourly_rate(hw["hardware"]), hardware=hw["hardware"],
+        hourly_rate=hourly_rate(bench.pricing, hw["hardware"], bench.pricing.default_scenario), hardware=hw["hardware"],
         input_fingerprint="gpu_finetune_smollm2", log=lambda m: print(m, flush=True),
     )
     train_s = time.perf_counter() - t_train

@@ -136,6 +136,7 @@ def run_train_adapter(config, *, workload: str, tokens_per_step: int, max_len: i
 
     from baseweight_assets.config.loader import load_bench_config
     from baseweight_assets.config.schema import TrainingConfig
+    from baseweight_assets.cost.pricing import hourly_rate
     from baseweight_assets.hardware import detect_hardware
     from baseweight_assets.training.trainer import load_tokenizer, train_adapter
 
@@ -165,7 +166,7 @@ def run_train_adapter(config, *, workload: str, tokens_per_step: int, max_len: i
     meta = train_adapter(
         base_model_dir=base_dir, train_rows=train_rows, val_rows=val_rows, render_messages=render_messages,
         config=training, out_dir=out_dir, work_dir=work_dir, max_epochs=1,
-        hourly_rate=bench.pricing.hourly_rate(hw["hardware"]), hardware=hw["hardware"],
+        hourly_rate=hourly_rate(bench.pricing, hw["hardware"], bench.pricing.default_scenario), hardware=hw["hardware"],
         input_fingerprint=f"gpu_train_adapter-{tag}", log=lambda m: print(f"[trainer] {m}", flush=True),
         callbacks=[step_timer(device, times, tokens)],
     )

@@ -298,14 +298,6 @@ class PricingConfig(_Strict):
     utilisation_target: float = Field(gt=0, le=1)
     retrain_every_months: int = Field(default=0, ge=0, description="0 = train once a year.")
 
-    def hourly_rate(self, hardware: str, scenario: str | None = None) -> float:
-        """$/hour of ``hardware`` under ``scenario`` (default: ``default_scenario``); one rate for training and serving."""
-        rate = self.hardware.get(hardware)
-        if rate is None:
-            raise KeyError(f"configs/pricing.yaml: field 'hardware': no price for {hardware!r}; "
-                           "add low/mid/high $/hour for it so the training cost can be reported")
-        return getattr(rate, scenario or self.default_scenario)
-
     @model_validator(mode="after")
     def _default_known(self) -> PricingConfig:
         if self.default_hardware not in self.hardware:

@@ -131,13 +131,13 @@ def size_pools(instance: dg.DagsterInstance, settings: Settings, workers: int) -
     or on a CPU-only host one per worker process (the CPU is the device there; each local step pins a core)."""
     from baseweight_assets.config.deployment import load_deployment_config
     from baseweight_assets.defs.executors import ensure_pool_limits
-    from baseweight_assets.hardware import detect_hardware
+    from baseweight_assets.hardware import accelerator_count
 
-    limits = ensure_pool_limits(instance, load_deployment_config(settings.config_dir))
-    hw = detect_hardware()
-    limits["gpu"] = hw["count"] if hw["device"] == "cuda" else max(1, workers)
-    instance.event_log_storage.set_concurrency_slots("gpu", limits["gpu"])
-    return limits
+    deployment = load_deployment_config(settings.config_dir)
+    # The workers are forked from this process: count the GPUs without initialising CUDA here.
+    gpus = accelerator_count()
+    sized = deployment.model_copy(update={"pools": {**deployment.pools, "gpu": gpus or max(1, workers)}})
+    return ensure_pool_limits(instance, sized)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,14 +37,6 @@ def test_repo_configs_load():
     assert bench.training_for("qwen3-8b", "banking77").lora.r == 4
 
 
-def test_hourly_rate_by_hardware_and_scenario():
-    pricing = load_bench_config(REPO / "configs").pricing
-    assert pricing.hourly_rate("H200") == pricing.hardware["H200"].mid == 4.50  # default_scenario: mid
-    assert pricing.hourly_rate("H200", "high") == 4.59
-    with pytest.raises(KeyError, match=r"pricing\.yaml: field 'hardware': no price for 'TPU-v9'"):
-        pricing.hourly_rate("TPU-v9")
-
-
 def test_unknown_key_names_file_and_field(configs: Path):
     _edit(configs / "tasks" / "fpb.yaml", max_output_tokenz=3)
     with pytest.raises(ConfigError) as err:

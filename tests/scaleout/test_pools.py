@@ -63,3 +63,22 @@ def test_gpu_pool_limit_serialises_steps(tmp_path, limit):
         assert "blocked by limit for pool gpu" in logs
     else:  # the control: with two slots the same steps do run together, so the check above can fail
         assert overlap > 0.5, windows
+
+
+def test_main_run_sizes_the_gpu_pool_to_the_host_without_initialising_cuda(tmp_path, monkeypatch):
+    """A CPU host gets one gpu slot per worker; the other pools come from deployment.yaml. The count must not
+    initialise CUDA in the parent: its workers are forked and could no longer use the GPU."""
+    import torch
+
+    from baseweight_assets.defs import main_run
+    from baseweight_assets.defs.settings import Settings
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: pytest.fail("CUDA initialised before the fork"))
+    instance = dg.DagsterInstance.ephemeral()
+    settings = Settings.from_env()
+    limits = main_run.size_pools(instance, settings, workers=3)
+    configured = load_deployment_config(settings.config_dir).pools
+    assert limits == {**configured, "gpu": 3}
+    assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 3
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # a two-GPU host: one slot per card
+    assert main_run.size_pools(instance, settings, workers=3)["gpu"] == 2

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from baseweight_assets.cost.pricing import PricingError, hourly_rate
 from baseweight_assets.defs.assets.common import log_fn, resolve_cell, status_metadata
 from baseweight_assets.defs.executors import GPU_OP_TAGS
 from baseweight_assets.defs.partitions import PartitionSpace
@@ -53,10 +54,12 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
 
         config = bench.training_config(model_id, task_id)
         hw = detect_hardware()
+        pricing = bench.config.pricing
         try:
-            hourly_rate = bench.config.pricing.hourly_rate(hw["hardware"])
-        except KeyError as exc:
-            raise dg.Failure(f"{exc.args[0]} (this machine: {hw['name']})") from exc
+            rate = hourly_rate(pricing, hw["hardware"], pricing.default_scenario)
+        except PricingError as exc:
+            raise dg.Failure(f"{exc} (this machine: {hw['name']}); add low/mid/high $/hour for it so the "
+                             "training cost can be reported") from exc
         paths = bench.paths
         out_dir = paths.results / "adapters" / task_id / variant
         metadata = train_adapter(
@@ -68,7 +71,7 @@ def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             out_dir=out_dir,
             work_dir=paths.checkpoints / task_id / variant,
             max_epochs=bench.profile_config.max_epochs,
-            hourly_rate=hourly_rate,
+            hourly_rate=rate,
             hardware=hw["hardware"],
             input_fingerprint=stable_hash([[r["id"] for r in train], config.model_dump(), prompt.hash]),
             log=log_fn(context),
