@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baseweight_assets.config.schema import ApiPrice
+from baseweight_assets.inference.spend import cost_usd
+from baseweight_assets.scoring.categories import SUCCESS
 
 
 def api_cost_per_query(price: ApiPrice, input_tokens: int, output_tokens: int, n_queries: int, *,
@@ -18,10 +20,7 @@ def api_cost_per_query(price: ApiPrice, input_tokens: int, output_tokens: int, n
         raise ValueError(f"n_queries must be positive, got {n_queries}")
     if input_tokens < 0 or output_tokens < 0:
         raise ValueError(f"token counts must be >= 0, got input={input_tokens}, output={output_tokens}")
-    total = input_tokens * price.input_per_1m / 1e6 + output_tokens * price.output_per_1m / 1e6
-    if batch:
-        total *= 1.0 - batch_discount
-    return total / n_queries
+    return cost_usd(input_tokens, output_tokens, price, discount=batch_discount if batch else 0.0) / n_queries
 
 
 def queries_per_second(throughput_rps: float, n_requests: int | None, n_queries: int) -> float:
@@ -41,7 +40,7 @@ def self_hosted_cost_per_query(qps: float, hourly_rate: float, devices: int = 1)
 
 
 def correct_share(per_example: Sequence[dict]) -> float:
-    """Share of questions scored correct: category ``"correct"`` from the scoring taxonomy.
+    """Share of questions answered right: a category in ``scoring.categories.SUCCESS``.
 
     This is accuracy for classification and multiple choice, pass@1 for MBPP and, for CUAD, the share of
     questions whose extraction (or abstention) the scorer labels correct. Rows without a category count
@@ -52,7 +51,7 @@ def correct_share(per_example: Sequence[dict]) -> float:
     hits = 0
     for row in per_example:
         category = row.get("category")
-        hits += (category == "correct") if category is not None else (float(row["correct"]) >= 1.0)
+        hits += (category in SUCCESS) if category is not None else (float(row["correct"]) >= 1.0)
     return hits / len(per_example)
 
 

@@ -24,6 +24,10 @@ CLASSIFICATION = ("api_error", "empty", "refusal", "format_violation", "wrong_cl
 EXTRACTION = ("api_error", "not_applicable", "hallucinated", "missed", "correct", "partial")
 CODE = ("api_error", "syntax_error", "runtime_error", "timeout", "wrong_answer", "pass")
 
+# The categories that count as a right answer (cost per 1k correct, correct share): a correct label, a passing
+# program, a correct CUAD extraction or a correct abstention where no clause exists.
+SUCCESS = frozenset({"correct", "pass", "not_applicable"})
+
 BY_TASK_TYPE = {
     "classification": CLASSIFICATION,
     "multiple_choice": CLASSIFICATION,

@@ -44,6 +44,9 @@ def test_correct_share_uses_category_not_f1():
             {"correct": 1.0, "category": "correct"}, {"correct": 0.0, "category": "hallucinated"}]
     assert correct_share(rows) == 0.5
     assert correct_share([{"correct": 1.0}, {"correct": 0.99}]) == 0.5
+    # MBPP counts passing programs and CUAD right abstentions: their categories are not literally "correct".
+    assert correct_share([{"correct": 1.0, "category": "pass"}, {"correct": 0.0, "category": "wrong_answer"}]) == 0.5
+    assert correct_share([{"correct": 1.0, "category": "not_applicable"}, {"correct": 0.0, "category": "missed"}]) == 0.5
     assert cost_per_1k_correct(0.002, 0.5) == pytest.approx(4.0)
     assert cost_per_1k_correct(0.002, 0.0) is None
 
