@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from baseweight_assets.config.schema import LORA_CONDITIONS, ModelConfig, TaskConfig
 from baseweight_assets.inference.structured import label_json_schema
+from baseweight_assets.storage.hashing import stable_hash
 
 if TYPE_CHECKING:
     from baseweight_assets.inference.endpoint import Endpoint
@@ -93,8 +92,7 @@ def request_hash(request: PredictionRequest, endpoint: Endpoint) -> str:
     """sha256 over the model identity, the example id and the full body: the cache and resume key."""
     payload = {"identity": endpoint.identity, "example_id": request.example_id,
                "body": request_body(request, endpoint)}
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return stable_hash(payload)
 
 
 def split_body(body: dict) -> tuple[dict, dict]:

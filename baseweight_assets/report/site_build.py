@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from baseweight_assets.paths import REPO_ROOT
 from baseweight_assets.report.dashboard import validate_dashboard
+from baseweight_assets.storage.atomic import replace_dir, staging_dir
 
 SITE_FILES = ("index.html", "app.js", "style.css")
 CHART_JS = Path("node_modules/chart.js/dist/chart.umd.js")
@@ -44,8 +44,7 @@ def build_site(dashboard: dict, out_dir: Path, *, site_src: Path = REPO_ROOT / "
     if missing:
         raise SiteBuildError(f"{site_src}: missing site source file(s) {missing}")
     chart = _chart_js(site_src)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    tmp = staging_dir(out_dir)
     try:
         for name in SITE_FILES:
             shutil.copy2(site_src / name, tmp / name)
@@ -59,13 +58,7 @@ def build_site(dashboard: dict, out_dir: Path, *, site_src: Path = REPO_ROOT / "
         payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         (tmp / "data.js").write_text(f"window.BASEWEIGHT_DATA = {payload};\n", encoding="utf-8")
         tmp.chmod(0o755)
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if out_dir.exists():
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -20,6 +20,7 @@ from baseweight_assets.cost.per_query import (
 )
 from baseweight_assets.cost.pricing import SCENARIOS, api_price, hourly_rate, trainings_per_year
 from baseweight_assets.cost.tco import api_tco, self_hosted_tco, training_cost_per_year
+from baseweight_assets.variants import split_variant
 
 METRIC_LABELS = {"weighted_f1": "Weighted F1", "macro_f1": "Macro F1", "accuracy": "Accuracy",
                  "token_f1": "Token F1", "pass_at_1": "pass@1"}
@@ -32,13 +33,6 @@ ACCURACY_BASIS = {
 # 100 to 10M queries/day, 8 points per decade: wide enough to show every break-even of interest.
 VOLUME_GRID = [round(10 ** (2 + i / 8)) for i in range(41)]
 _REQUIRED_SCORE_KEYS = ("metric_id", "metric", "ci_lo", "ci_hi", "per_example", "run")
-
-
-def split_variant(variant: str) -> tuple[str, str]:
-    model, sep, condition = variant.partition("__")
-    if not sep or not model or not condition:
-        raise ValueError(f"variant key {variant!r}: expected '<model>__<condition>'")
-    return model, condition
 
 
 def _finite(x):

@@ -1,6 +1,6 @@
 """local_predictions[task × local variant] (pool ``gpu``) and api_predictions[task × API variant] (pool ``api``)."""
 
-
+import json
 from contextlib import nullcontext
 from functools import partial
 from typing import Callable, ContextManager
@@ -18,6 +18,7 @@ from baseweight_assets.inference.endpoint import Endpoint, api_key_configured, l
 from baseweight_assets.inference.requests import build_requests, request_hash
 from baseweight_assets.inference.runner import run_predictions
 from baseweight_assets.inference.store import PredictionStore
+from baseweight_assets.models.embedded import READY_MARKER
 from baseweight_assets.prompting import PromptTemplate
 from baseweight_assets.storage.hashing import stable_hash
 from baseweight_assets.training.serving_folder import make_serving_folder
@@ -73,10 +74,8 @@ def vllm_adapter_name(task_id: str, variant: str) -> str:
 
 def _weights_id(model_dir: Path) -> str:
     """Which weights answered: the embedded model's GGUF hash, or the Hub snapshot folder name (a commit)."""
-    marker = model_dir / "baseweight_embedded.json"
+    marker = model_dir / READY_MARKER
     if marker.is_file():
-        import json
-
         return json.loads(marker.read_text()).get("gguf_sha256", "embedded")[:16]
     return model_dir.name
 
@@ -158,9 +157,11 @@ def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
                 ))
             server = partial(local_server.serve, log_path)
 
+        weights_id = _weights_id(base_dir)
+
         def endpoint_at(base_url: str) -> Endpoint:
             return local_endpoint(model, base_url=base_url, served_model=served_model,
-                                  adapter_sha256=adapter_sha, weights_id=_weights_id(base_dir))
+                                  adapter_sha256=adapter_sha, weights_id=weights_id)
 
         return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint_at, server))
 

@@ -10,13 +10,6 @@ from baseweight_assets.scoring.sandbox import SandboxLimits
 from baseweight_assets.scoring.score import score_predictions
 
 
-def sandbox_limits(bench: BenchResource, task_sandbox: dict) -> SandboxLimits:
-    limits = dict(task_sandbox)
-    if bench.profile_config.sandbox_timeout_s:
-        limits["timeout_s"] = bench.profile_config.sandbox_timeout_s
-    return SandboxLimits(**limits)
-
-
 def raw_samples(rows: list[dict], per_example: list[dict], limit: int = 6, max_chars: int = 600) -> list[dict]:
     """A few outputs exactly as the model wrote them (the site shows them escaped), with their category."""
     category = {e["question_id"]: e.get("category") for e in per_example}
@@ -71,7 +64,8 @@ def build_scoring_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             labels=prepared_splits.get("labels"),
             n_bootstrap=bench.bootstrap_resamples,
             seed=bench.config.run.bootstrap_seed,
-            sandbox=sandbox_limits(bench, task.sandbox) if task.task_type == "code" else None,
+            sandbox=(SandboxLimits.from_task(task.sandbox, bench.profile_config.sandbox_timeout_s or None)
+                     if task.task_type == "code" else None),
         )
         run = dict(predictions.get("run") or {})
         rows = predictions["rows"]
