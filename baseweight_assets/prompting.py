@@ -8,13 +8,13 @@ and ``task`` (id, name, description).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from baseweight_assets.config.schema import TaskConfig
+from baseweight_assets.storage.hashing import stable_hash
 
 TEMPLATE_FILES = ("system.j2", "user.j2")
 
@@ -24,8 +24,7 @@ class PromptError(ValueError):
 
 
 def messages_hash(messages: list[dict]) -> str:
-    text = json.dumps([[m["role"], m["content"]] for m in messages], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return stable_hash([[m["role"], m["content"]] for m in messages])
 
 
 @dataclass(frozen=True)

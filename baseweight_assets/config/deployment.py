@@ -5,17 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from baseweight_assets.config.errors import ConfigError
 from baseweight_assets.config.loader import load_model_file
+from baseweight_assets.config.schema import _Strict
 
 DEPLOYMENT_FILE = "deployment.yaml"
 _REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Toleration(_Strict):

@@ -31,10 +31,6 @@ class _Shingler:
         return self.cache[text]
 
 
-def shingles(text: str) -> np.ndarray:
-    return _Shingler()(text)
-
-
 def find_overlaps(queries: list[tuple[str, str]], targets: list[tuple[str, str]], threshold: float = 0.9) -> list[dict]:
     """Every (query id, target id) pair whose texts are equal after normalising or whose shingle
     Jaccard is >= threshold: ``[{"id", "test_id", "kind": "exact"|"near", "jaccard"}]``."""

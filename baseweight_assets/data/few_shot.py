@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from baseweight_assets.data.ids import sha256_json
+from baseweight_assets.storage.hashing import stable_hash
 
 
 def choose(pool: list[dict], n: int, seed: int, balance_by: str | None = None) -> list[dict]:
@@ -26,4 +26,4 @@ def choose(pool: list[dict], n: int, seed: int, balance_by: str | None = None) -
 
 
 def few_shot_hash(shots: list[dict]) -> str:
-    return sha256_json([{"id": s["id"], "fields": s["fields"], "target": s["target"]} for s in shots])
+    return stable_hash([{"id": s["id"], "fields": s["fields"], "target": s["target"]} for s in shots])

@@ -17,10 +17,6 @@ def content_id(task_id: str, content: object) -> str:
     return f"{task_id}-{digest[:12]}"
 
 
-def sha256_json(value: object) -> str:
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
-
-
 def normalise(text: str) -> str:
     """Lower-cased, whitespace-collapsed text: the key for exact-duplicate detection."""
     return " ".join(text.split()).lower()

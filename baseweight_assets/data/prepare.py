@@ -43,7 +43,7 @@ def _decontaminate(pools: dict[str, list[dict]]) -> dict:
         bad = {h["id"] for h in hits}
         if bad:
             pools[name] = [r for r in pools[name] if r["id"] not in bad]
-            removed[name] = [h for h in hits]
+            removed[name] = hits
     return removed
 
 
@@ -127,12 +127,11 @@ def prepare_task(task: TaskConfig, raw: dict, prompt: PromptTemplate, *, n_eval_
         max_windows = cfg.max_windows if rows_per_split is None else min(cfg.max_windows, SMOKE_MAX_WINDOWS)
         train = [cuad_rows.train_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in train]
         lora_ids = {q["id"] for q in lora_500}
-        lora_500 = [r for r in train if r["question_id"] in lora_ids]
         val = [cuad_rows.train_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in val]
         shots = [cuad_rows.few_shot_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in shots]
         removed = _decontaminate_windows(task, contracts, pools["test"], {"train": train, "val": val, "few_shot": shots})
         train, val, shots = removed.pop("train"), removed.pop("val"), removed.pop("few_shot")
-        lora_500 = [r for r in lora_500 if r["id"] in {t["id"] for t in train}]
+        lora_500 = [r for r in train if r["question_id"] in lora_ids]  # after decontamination, in train order
         report["contamination_removed"] = removed["hits"]
         test_rows, truncated, beyond = [], set(), []
         for q in test_questions:

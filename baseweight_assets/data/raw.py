@@ -38,7 +38,7 @@ def load_raw(task: TaskConfig, data_root: Path, *, use_hub: bool = False) -> dic
         "provenance": {
             "dataset": task.source.hub.path if task.source.hub else off.dir,
             "revision": None,
-            "files": {name: digest for name, digest in fingerprints(loaded.files).items()},
+            "files": fingerprints(loaded.files),
             "partial": " ".join(off.partial.split()) if off.partial else None,
             "loader": off.loader,
         },
