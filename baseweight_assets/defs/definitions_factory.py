@@ -14,7 +14,7 @@ from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.defs.checks import build_checks
 from baseweight_assets.defs.config_sources import build_config_sources, build_observe_jobs
 from baseweight_assets.defs.jobs import build_stage_jobs
-from baseweight_assets.defs.executors import executor_for
+from baseweight_assets.defs.executors import executor_for, gpu_op_tags
 from baseweight_assets.defs.hub_sync import artifact_io_managers
 from baseweight_assets.defs.partitions import PartitionSpace
 from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
@@ -41,11 +41,13 @@ def build_resources(settings: Settings) -> dict:
 def build_definitions(settings: Settings) -> dg.Definitions:
     bench = load_bench_config(settings.config_dir, settings.prompts_dir)
     space = PartitionSpace.from_config(bench)
+    deployment = load_deployment_config(settings.config_dir)
+    gpu_tags = gpu_op_tags(deployment)
     assets = [
         *build_config_sources(space),
         *build_data_assets(space),
-        *build_training_assets(space),
-        *build_prediction_assets(space),
+        *build_training_assets(space, gpu_tags),
+        *build_prediction_assets(space, gpu_tags),
         *build_scoring_assets(space),
         *build_report_assets(space),
     ]
@@ -54,5 +56,5 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=build_checks(space),
         resources=build_resources(settings),
         jobs=[*build_observe_jobs(), *build_stage_jobs(space)],
-        executor=executor_for(settings.environment, load_deployment_config(settings.config_dir)),
+        executor=executor_for(settings.environment, deployment),
     )

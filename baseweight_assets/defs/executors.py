@@ -8,12 +8,10 @@ bound simultaneous steps in both: the instance enforces them, not the executor.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import dagster as dg
 
-from baseweight_assets.config.deployment import DeploymentConfig, KubernetesConfig, load_deployment_config
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.config.deployment import DeploymentConfig, KubernetesConfig
 
 K8S_CONFIG_TAG = "dagster-k8s/config"
 _SHM_VOLUME = "dshm"
@@ -72,15 +70,11 @@ def k8s_executor_config(deployment: DeploymentConfig) -> dict:
     return config
 
 
-def default_deployment(config_dir: Path | None = None) -> DeploymentConfig:
-    return load_deployment_config(config_dir or Settings.from_env().config_dir)
-
-
-def executor_for(environment: str, deployment: DeploymentConfig | None = None) -> dg.ExecutorDefinition:
+def executor_for(environment: str, deployment: DeploymentConfig) -> dg.ExecutorDefinition:
     if environment == "production":
         from dagster_k8s import k8s_job_executor
 
-        return k8s_job_executor.configured(k8s_executor_config(deployment or default_deployment()), name="k8s")
+        return k8s_job_executor.configured(k8s_executor_config(deployment), name="k8s")
     # Backfills still run one partition per run, so one process per run loses no parallelism.
     return dg.in_process_executor
 
@@ -90,7 +84,3 @@ def ensure_pool_limits(instance: dg.DagsterInstance, deployment: DeploymentConfi
     for pool, limit in deployment.pools.items():
         instance.event_log_storage.set_concurrency_slots(pool, limit)
     return dict(deployment.pools)
-
-
-# Assets import this at definition time; it reflects configs/deployment.yaml of the current settings.
-GPU_OP_TAGS: dict = gpu_op_tags(default_deployment())

@@ -89,6 +89,20 @@ def test_gpu_tags_follow_the_config(tmp_path):
     assert tags["dagster-k8s/config"]["pod_spec_config"]["node_selector"] == {"pool": "a100"}
 
 
+def test_gpu_assets_carry_the_tags_of_the_definitions_own_config(tmp_path):
+    """build_definitions(settings) takes the GPU pod spec from settings' configs, not from the environment's."""
+    import shutil
+
+    configs = tmp_path / "configs"
+    shutil.copytree(REPO / "configs", configs)
+    write_deployment(configs, gpus=2, node_selector={"pool": "a100"})
+    defs = build_definitions(Settings.from_env({"BASEWEIGHT_PROFILE": "smoke", "BASEWEIGHT_CONFIG_DIR": str(configs)}))
+    for name in ("lora_adapter", "local_predictions"):
+        spec = json.loads(_op_tags(defs, name)["dagster-k8s/config"])
+        assert spec["pod_spec_config"]["node_selector"] == {"pool": "a100"}, name
+        assert spec["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "2", name
+
+
 def test_executor_by_environment(tmp_path):
     write_deployment(tmp_path)
     deployment = load_deployment_config(tmp_path)

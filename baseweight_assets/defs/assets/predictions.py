@@ -10,7 +10,6 @@ import dagster as dg
 
 from baseweight_assets.config.schema import LORA_CONDITIONS
 from baseweight_assets.defs.assets.common import log_fn, resolve_cell, skipped, status_metadata
-from baseweight_assets.defs.executors import GPU_OP_TAGS
 from baseweight_assets.defs.partitions import PartitionSpace, same_task_subset_of_variants
 from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
 from baseweight_assets.hardware import detect_hardware
@@ -104,13 +103,14 @@ def _output(value: dict) -> dg.Output[dict]:
     return dg.Output(value, metadata=meta, data_version=dg.DataVersion(version))
 
 
-def build_prediction_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
+def build_prediction_assets(space: PartitionSpace, gpu_op_tags: dict) -> list[dg.AssetsDefinition]:
+    """``gpu_op_tags``: the GPU step pod spec from configs/deployment.yaml (``executors.gpu_op_tags``)."""
     @dg.asset(
         partitions_def=space.task_x_local,
         group_name="predictions",
         io_manager_key="results_io",
         pool="gpu",
-        op_tags=GPU_OP_TAGS,
+        op_tags=gpu_op_tags,
         kinds={"openai"},
         backfill_policy=dg.BackfillPolicy.multi_run(1),
         deps=["prompt_template"],

@@ -7,7 +7,6 @@ import dagster as dg
 
 from baseweight_assets.cost.pricing import PricingError, hourly_rate
 from baseweight_assets.defs.assets.common import log_fn, resolve_cell, status_metadata
-from baseweight_assets.defs.executors import GPU_OP_TAGS
 from baseweight_assets.defs.partitions import PartitionSpace
 from baseweight_assets.defs.resources import BenchResource, ModelStoreResource
 from baseweight_assets.hardware import detect_hardware
@@ -17,13 +16,14 @@ from baseweight_assets.training.metadata import METADATA_FILE
 from baseweight_assets.training.trainer import train_adapter
 
 
-def build_training_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
+def build_training_assets(space: PartitionSpace, gpu_op_tags: dict) -> list[dg.AssetsDefinition]:
+    """``gpu_op_tags``: the GPU step pod spec from configs/deployment.yaml (``executors.gpu_op_tags``)."""
     @dg.asset(
         partitions_def=space.task_x_lora,
         group_name="training",
         io_manager_key="results_io",
         pool="gpu",
-        op_tags=GPU_OP_TAGS,
+        op_tags=gpu_op_tags,
         kinds={"pytorch", "peft"},
         deps=["training_config"],
         backfill_policy=dg.BackfillPolicy.multi_run(1),
