@@ -15,7 +15,7 @@ from baseweight_assets.hub.layout import (
 )
 from baseweight_assets.hub.redaction import HubSyncError
 from baseweight_assets.hub.targets import SyncTarget
-from baseweight_assets.storage.atomic import atomic_path, replace_dir
+from baseweight_assets.storage.atomic import replace_dir, write_json
 
 
 class HubSync:
@@ -95,7 +95,7 @@ class HubSync:
         with tempfile.TemporaryDirectory(prefix="bw-hub-") as tmp:
             got = self.target.download(repo, [path], Path(tmp)) / path
             value = _read_json(got, f"{repo}/{path}")
-            _write_value(json_file, value)
+            write_json(Path(json_file), value, allow_nan=True)
         self.log(f"hub: pulled {key.label} from {repo}")
         return True
 
@@ -111,7 +111,7 @@ class HubSync:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         value["adapter_dir"] = str(adapter_dir)  # the pushing machine's path means nothing here
-        _write_value(json_file, value)
+        write_json(Path(json_file), value, allow_nan=True)
         self.log(f"hub: pulled {key.label} from {repo} into {adapter_dir}")
         return True
 
@@ -123,8 +123,3 @@ def _read_json(path: Path, where: str) -> dict:
         raise HubSyncError(f"{where}: listed on the target but not downloaded") from None
     except json.JSONDecodeError as exc:
         raise HubSyncError(f"{where}: not valid JSON ({exc}); refusing to use it") from None
-
-
-def _write_value(json_file: Path, value: dict) -> None:
-    with atomic_path(Path(json_file)) as tmp:
-        tmp.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
