@@ -69,11 +69,7 @@ def paired_bootstrap(a: list[dict], b: list[dict], metric_fn: MetricFactory = me
     stat_a, stat_b = metric_fn(a), metric_fn(b)
     full = np.arange(n)
     diff = stat_a(full) - stat_b(full)
-    rng = np.random.default_rng(seed)
-    draws = np.empty(n_resamples)
-    for i in range(n_resamples):
-        idx = rng.integers(0, n, size=n)
-        draws[i] = stat_a(idx) - stat_b(idx)
+    draws = _resample_stats(lambda idx: stat_a(idx) - stat_b(idx), n, n_resamples, seed)  # same indices for both
     lo, hi = np.quantile(draws, [0.025, 0.975])
     below = (np.sum(draws <= 0) + 1) / (n_resamples + 1)
     above = (np.sum(draws >= 0) + 1) / (n_resamples + 1)
