@@ -20,6 +20,7 @@ from baseweight_assets.cost.per_query import (
 )
 from baseweight_assets.cost.pricing import SCENARIOS, api_price, hourly_rate, trainings_per_year
 from baseweight_assets.cost.tco import api_tco, self_hosted_tco, training_cost_per_year
+from baseweight_assets.scoring.stats import compare_cells
 from baseweight_assets.variants import split_variant
 
 METRIC_LABELS = {"weighted_f1": "Weighted F1", "macro_f1": "Macro F1", "accuracy": "Accuracy",
@@ -216,10 +217,6 @@ def _tco_curves(cells: dict[str, dict], bench: BenchConfig) -> dict:
 
 
 def _paired(task: TaskConfig, a: dict, b: dict, n_resamples: int, seed: int) -> dict:
-    try:
-        from baseweight_assets.scoring.stats import compare_cells
-    except ImportError as exc:
-        return {"error": f"paired test unavailable (baseweight_assets.scoring.stats.compare_cells): {exc}"}
     try:
         return dict(compare_cells(task, a, b, n_resamples=n_resamples, seed=seed))
     except Exception as exc:  # one failed test must not lose the rest of the summary

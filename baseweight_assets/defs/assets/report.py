@@ -56,7 +56,7 @@ def build_report_assets(space: PartitionSpace) -> list[dg.AssetsDefinition]:
             n_resamples=bench.bootstrap_resamples, seed=bench.config.run.bootstrap_seed,
         )
         summary["data_provenance"] = _data_provenance(cells)
-        return dg.Output(summary, metadata={"cells": len(_by_variant(scores)), "profile": bench.profile})
+        return dg.Output(summary, metadata={"cells": len(cells), "profile": bench.profile})
 
     @dg.asset(
         group_name="report",
