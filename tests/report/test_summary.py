@@ -117,11 +117,11 @@ def test_headline_comparisons_call_the_paired_test(bench, monkeypatch):
         assert c["diff"] == pytest.approx(c["metric_a"] - c["metric_b"])
         assert "error" in c["paired"] or {"n", "diff", "ci_lo", "ci_hi", "p_value", "test"} <= set(c["paired"])
 
-    import baseweight_assets.scoring.stats as stats
+    import baseweight_assets.report.summary as summary
 
     def boom(*a, **k):
         raise RuntimeError("bad join")
-    monkeypatch.setattr(stats, "compare_cells", boom)
+    monkeypatch.setattr(summary, "compare_cells", boom)
     s = _summary(bench)
     assert all("bad join" in c["paired"]["error"] for c in s["comparisons"])
 
