@@ -21,7 +21,7 @@ from baseweight_assets.inference.requests import PredictionRequest, request_body
 from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_retryable,
                                                retry_after_s)
 from baseweight_assets.inference.spend import SpendCapReached, SpendGuard
-from baseweight_assets.inference.store import PredictionStore
+from baseweight_assets.inference.store import PredictionStore, answered
 from baseweight_assets.storage.atomic import write_text
 from baseweight_assets.inference.structured import unwrap_label
 
@@ -142,8 +142,7 @@ async def _run_async(requests, endpoint, store_path, *, task_id, model_id, condi
         raise ValueError(f"{task_id}/{model_id}__{condition}: duplicate requests (same example id and body)")
     store = PredictionStore(store_path)
     existing = store.load()
-    done: dict[str, dict] = {h: existing[h] for h in hashes
-                             if h in existing and (existing[h]["error"] is None or not retry_errors)}
+    done = answered(existing, hashes, retry_errors)
     cache_hits = len(done)
     pending = [(r, h) for r, h in zip(requests, hashes) if h not in done]
     log(f"{task_id}/{model_id}__{condition}: {len(requests)} requests, {cache_hits} cached, "

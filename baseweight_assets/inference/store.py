@@ -13,6 +13,11 @@ class StoreCorruptError(ValueError):
     """A line other than a torn last line does not parse; the message names the file and line."""
 
 
+def answered(stored: dict[str, dict], hashes: list[str], retry_errors: bool = True) -> dict[str, dict]:
+    """The stored rows of ``hashes`` a run does not call again: those without an error (any, unless retry_errors)."""
+    return {h: stored[h] for h in hashes if h in stored and (stored[h].get("error") is None or not retry_errors)}
+
+
 class PredictionStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -20,8 +25,7 @@ class PredictionStore:
 
     def covers(self, hashes: list[str]) -> bool:
         """Whether every request is already answered without error (a rerun would make no calls)."""
-        done = self.load()
-        return all(h in done and not done[h].get("error") for h in hashes)
+        return len(answered(self.load(), hashes)) == len(set(hashes))
 
     def load(self) -> dict[str, dict]:
         """request_hash -> latest row. A torn final line (killed mid-write) is cut off, anything else raises."""
