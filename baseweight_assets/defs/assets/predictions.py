@@ -1,9 +1,9 @@
 """local_predictions[task × local variant] (pool ``gpu``) and api_predictions[task × API variant] (pool ``api``)."""
 
 import json
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from functools import partial
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -61,6 +61,13 @@ def _predict(context, bench: BenchResource, task_id: str, variant: str, prepared
         return run(offline)
     with start_server() as base_url:
         return run(make_endpoint(base_url))
+
+
+@contextmanager
+def _built_then_served(build: Callable[[], object], serve: Callable[[], ContextManager[str]]) -> Iterator[str]:
+    build()
+    with serve() as base_url:
+        yield base_url
 
 
 VLLM_MAX_MODEL_LEN = 4096  # longest prompt (a CUAD window + few-shot) plus the longest output fits
@@ -149,13 +156,15 @@ def build_prediction_assets(space: PartitionSpace, gpu_op_tags: dict) -> list[dg
                              max_model_len=VLLM_MAX_MODEL_LEN)
             served_model = name or str(base_dir)
         else:
-            # `transformers serve` cannot load a bare adapter: serve base weights + tokenizer + adapter together.
-            served_model = str(base_dir)
+            # `transformers serve` cannot load a bare adapter: serve base weights + tokenizer + adapter together,
+            # from a folder built only when a server starts (a fully cached rerun starts none).
+            served_model, server = str(base_dir), partial(local_server.serve, log_path)
             if lora:
-                served_model = str(make_serving_folder(
-                    base_dir, Path(lora_adapter["adapter_dir"]), bench.paths.results / "serving" / task_id / variant
-                ))
-            server = partial(local_server.serve, log_path)
+                folder = bench.paths.results / "serving" / task_id / variant
+                served_model = str(folder)
+                server = partial(_built_then_served,
+                                 partial(make_serving_folder, base_dir, Path(lora_adapter["adapter_dir"]), folder),
+                                 server)
 
         weights_id = _weights_id(base_dir)
 
