@@ -1,7 +1,9 @@
 import random
 from collections import Counter
 
-from baseweight_assets.data.sampling import allocate, sample, split_off
+import pytest
+
+from baseweight_assets.data.sampling import allocate, nested_subsets, sample, split_off, stratified_sample
 
 
 def _rows(counts, flag=False):
@@ -67,3 +69,84 @@ def test_split_off_is_disjoint_and_complete():
     taken, rest = split_off(rows, 10, 1, 0)
     assert len(taken) == 10 and len(rest) == 50
     assert not {r["id"] for r in taken} & {r["id"] for r in rest}
+
+
+# ----------------------------------------------------------------------------- nested subsets (learning curve)
+
+
+def test_nested_subsets_are_nested_prefixes_of_the_right_sizes():
+    rows = _rows({"a": 300, "b": 120, "c": 9, "d": 1})
+    subsets, skipped = nested_subsets(rows, [250, 50, 100, 25], seed=4)
+    assert skipped == {} and list(subsets) == [25, 50, 100, 250]
+    for small, big in [(25, 50), (50, 100), (100, 250)]:
+        assert subsets[big][:small] == subsets[small]
+    assert all(len(subsets[n]) == len(set(subsets[n])) == n for n in subsets)
+
+
+def test_nested_subsets_are_stratified_like_allocate():
+    rows = _rows({"a": 300, "b": 120, "c": 9, "d": 1})
+    subsets, _ = nested_subsets(rows, [50, 100, 250], seed=0)
+    group = {r["id"]: r["group"] for r in rows}
+    available = {"a": 300, "b": 120, "c": 9, "d": 1}
+    for n, ids in subsets.items():
+        # allocate is monotone on these counts, so every size gets exactly its stratified allocation
+        assert Counter(group[i] for i in ids) == Counter(allocate(available, n, 1))
+
+
+def test_smallest_nested_subset_is_the_stratified_sample_of_that_size():
+    rows = _rows({"a": 200, "b": 70, "c": 13})
+    subsets, _ = nested_subsets(rows, [40, 120], seed=9)
+    assert set(subsets[40]) == {r["id"] for r in stratified_sample(rows, 40, 1, 9)}
+
+
+def test_nested_subsets_keep_nesting_where_largest_remainder_would_not():
+    # Alabama paradox: Hamilton's method gives group "c" 2 of 10 but 1 of 11
+    available = {"a": 6, "b": 6, "c": 2}
+    assert allocate(available, 10, 0)["c"] == 2 and allocate(available, 11, 0)["c"] == 1
+    subsets, _ = nested_subsets(_rows(available), [10, 11], seed=0, min_per_group=0)
+    assert subsets[11][:10] == subsets[10] and len(subsets[11]) == 11
+
+
+def test_nested_subsets_are_seeded_and_independent_of_input_order():
+    rows = _rows({"a": 80, "b": 40})
+    shuffled = rows[:]
+    random.Random(1).shuffle(shuffled)
+    assert nested_subsets(rows, [10, 60], 3) == nested_subsets(shuffled, [10, 60], 3)
+    assert nested_subsets(rows, [10, 60], 3)[0][60] != nested_subsets(rows, [10, 60], 4)[0][60]
+
+
+def test_sizes_above_the_available_rows_are_reported_not_capped():
+    rows = _rows({"a": 30, "b": 20})
+    subsets, skipped = nested_subsets(rows, [10, 50, 51, 1000], seed=0)
+    assert sorted(subsets) == [10, 50] and len(subsets[50]) == 50
+    assert sorted(skipped) == [51, 1000] and "only 50" in skipped[51]
+
+
+def test_nested_subsets_balance_by_and_its_limits():
+    rows = _rows({"a": 60, "b": 20}, flag=True)  # has_answer on even indices: 40 true, 40 false
+    subsets, skipped = nested_subsets(rows, [10, 21, 80, 81], seed=2, balance_by="has_answer")
+    flag = {r["id"]: r["meta"]["has_answer"] for r in rows}
+    assert sum(flag[i] for i in subsets[10]) == 5 and sum(flag[i] for i in subsets[21]) == 11
+    assert subsets[21][:10] == subsets[10] and subsets[80][:21] == subsets[21]
+    assert list(skipped) == [81] and "has_answer=true" in skipped[81]
+
+
+def test_nested_subsets_reject_bad_sizes_and_duplicate_ids():
+    rows = _rows({"a": 5})
+    with pytest.raises(ValueError, match="positive integers"):
+        nested_subsets(rows, [0, 3], seed=0)
+    with pytest.raises(ValueError, match="duplicate row ids"):
+        nested_subsets(rows + rows[:1], [3], seed=0)
+
+
+def test_nested_subsets_hold_their_rules_on_random_group_sizes():
+    for trial in range(30):
+        r = random.Random(trial)
+        counts = {f"g{i}": r.randint(1, 60) for i in range(r.randint(1, 12))}
+        rows = _rows(counts)
+        sizes = sorted(r.sample(range(1, len(rows) + 1), k=min(5, len(rows))))
+        subsets, skipped = nested_subsets(rows, sizes, seed=trial, min_per_group=r.randint(0, 3))
+        assert not skipped and list(subsets) == sizes
+        for small, big in zip(sizes, sizes[1:]):
+            assert subsets[big][:small] == subsets[small]
+        assert all(len(set(subsets[n])) == n for n in sizes)
