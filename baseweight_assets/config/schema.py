@@ -186,8 +186,20 @@ class ModelConfig(_Strict):
     )
     supports_logprobs: bool = True
     supports_json_schema: bool = True
+    api_mode: Literal["realtime", "batch"] = Field(
+        default="realtime",
+        description="API models: 'realtime' calls chat completions directly (latency and throughput measured); "
+        "'batch' submits one OpenAI Batch API job per partition at pricing.batch_discount (no latency).",
+    )
 
     _check = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
+
+    @field_validator("api_mode")
+    @classmethod
+    def _batch_is_for_api_models(cls, value: str, info) -> str:
+        if value == "batch" and info.data.get("kind") != "api":
+            raise ValueError("'batch' applies to API models only (kind: api)")
+        return value
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ModelConfig:
@@ -264,6 +276,9 @@ class TrainingConfig(_Strict):
 
 
 class ApiPrice(_Strict):
+    """List prices per 1M tokens; cached input tokens (a subset of input tokens) are charged
+    ``cached_input_per_1m``, or the input price when the provider gives no cached price."""
+
     input_per_1m: float = Field(ge=0)
     output_per_1m: float = Field(ge=0)
     cached_input_per_1m: float | None = Field(default=None, ge=0)
@@ -272,13 +287,20 @@ class ApiPrice(_Strict):
 
 
 class HardwareRate(_Strict):
-    """$/hour for one accelerator (or one CPU host) under three price scenarios."""
+    """$/hour for one accelerator (or, under ``cpu_per_vcpu``, one vCPU) under three price scenarios.
+
+    ``device_names`` are case-insensitive regular expressions that must match the WHOLE name
+    ``torch.cuda.get_device_name()`` reports (so ``NVIDIA L4`` does not match ``NVIDIA L40S``).
+    """
 
     low: float = Field(gt=0)
     mid: float = Field(gt=0)
     high: float = Field(gt=0)
     source: str
     checked_at: str
+    device_names: list[str] = Field(
+        default_factory=list, description="Full-match, case-insensitive regexes of torch.cuda device names."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> HardwareRate:
@@ -286,22 +308,70 @@ class HardwareRate(_Strict):
             raise ValueError(f"expected low <= mid <= high, got {self.low}, {self.mid}, {self.high}")
         return self
 
+    @field_validator("device_names")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"device name pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        return value
+
+
+# A CPU host is priced by its vCPU count: key ``cpu-<n>core`` costs n x ``cpu_per_vcpu``.
+CPU_HARDWARE_PATTERN = re.compile(r"^cpu-([1-9][0-9]*)core$")
+
+
+class LabellingRate(_Strict):
+    """What one labelled training question costs: a human writing its gold answer (for CUAD one contract x
+    clause-type question; the windows cut from it add no labelling)."""
+
+    usd_per_example: float = Field(gt=0)
+    source: str
+    checked_at: str
+
+
+class LabellingConfig(_Strict):
+    default: LabellingRate = Field(description="Used for every task without its own entry.")
+    tasks: dict[str, LabellingRate] = Field(default_factory=dict, description="Task id -> its labelling rate.")
+
+    @field_validator("tasks")
+    @classmethod
+    def _task_ids(cls, value: dict[str, LabellingRate]) -> dict[str, LabellingRate]:
+        for task_id in value:
+            _check_id(task_id)
+        return value
+
 
 class PricingConfig(_Strict):
     currency: Literal["USD"] = "USD"
     api: dict[str, ApiPrice]
     batch_discount: float = Field(ge=0, lt=1, description="Fraction off list price for the Batch API.")
-    hardware: dict[str, HardwareRate]
+    hardware: dict[str, HardwareRate] = Field(description="GPU key -> $/GPU-hour and the device names it matches.")
+    cpu_per_vcpu: HardwareRate | None = Field(
+        default=None, description="$/hour for ONE vCPU; hardware key cpu-<n>core is priced n x this rate."
+    )
     default_hardware: str
     default_scenario: Literal["low", "mid", "high"] = "mid"
     default_daily_volume: int = Field(ge=1)
     utilisation_target: float = Field(gt=0, le=1)
     retrain_every_months: int = Field(default=0, ge=0, description="0 = train once a year.")
+    labelling: LabellingConfig | None = Field(
+        default=None, description="Cost of labelling one training question, for the data-efficiency curve."
+    )
 
     @model_validator(mode="after")
-    def _default_known(self) -> PricingConfig:
-        if self.default_hardware not in self.hardware:
-            raise ValueError(f"default_hardware: {self.default_hardware!r} is not under 'hardware'")
+    def _keys_consistent(self) -> PricingConfig:
+        for key in self.hardware:
+            if CPU_HARDWARE_PATTERN.match(key):
+                raise ValueError(f"hardware.{key}: CPU hosts are priced by cpu_per_vcpu, not a hardware entry")
+        if self.cpu_per_vcpu is not None and self.cpu_per_vcpu.device_names:
+            raise ValueError("cpu_per_vcpu: device_names apply to GPUs only (CPUs map by core count)")
+        cpu_default = CPU_HARDWARE_PATTERN.match(self.default_hardware) and self.cpu_per_vcpu is not None
+        if self.default_hardware not in self.hardware and not cpu_default:
+            raise ValueError(f"default_hardware: {self.default_hardware!r} is not under 'hardware' "
+                             "(nor a cpu-<n>core key with cpu_per_vcpu set)")
         return self
 
 

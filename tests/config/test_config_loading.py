@@ -111,3 +111,59 @@ def test_missing_prompt_folder(configs: Path):
     shutil.rmtree(configs.parent / "prompts" / "fpb")
     with pytest.raises(ConfigError, match=r"fpb\.yaml: field 'prompt': folder .* not found"):
         load_bench_config(configs)
+
+
+# --------------------------------------------------------------------------- pricing
+
+
+def test_repo_pricing_covers_rented_gpus_cpus_and_every_task_labelling():
+    bench = load_bench_config(REPO / "configs")
+    pricing = bench.pricing
+    assert {"A10G", "L4", "L40S", "A100-40GB", "A100-80GB", "H100-PCIe", "H100-SXM", "H200",
+            "RTX-4090"} <= set(pricing.hardware)
+    assert all(rate.device_names for rate in pricing.hardware.values())  # every GPU can be detected
+    assert pricing.cpu_per_vcpu is not None and not pricing.cpu_per_vcpu.device_names
+    # the six tasks have their own labelling cost (a new task falls back to labelling.default); no stray ids
+    assert {"banking77", "cuad", "ledgar", "fpb", "medmcqa", "mbpp"} <= set(pricing.labelling.tasks)
+    assert set(pricing.labelling.tasks) <= set(bench.tasks)
+    for rate in [pricing.labelling.default, *pricing.labelling.tasks.values()]:
+        assert rate.usd_per_example > 0 and rate.source and rate.checked_at
+
+
+def _edit_pricing(configs: Path, change) -> None:
+    data = yaml.safe_load((configs / "pricing.yaml").read_text())
+    change(data)
+    (configs / "pricing.yaml").write_text(yaml.safe_dump(data))
+
+
+def test_cpu_key_under_hardware_is_rejected(configs: Path):
+    _edit_pricing(configs, lambda d: d["hardware"].update({"cpu-8core": d["hardware"]["L4"] | {"device_names": []}}))
+    with pytest.raises(ConfigError, match=r"pricing\.yaml: field '<root>'.*hardware\.cpu-8core.*cpu_per_vcpu"):
+        load_bench_config(configs)
+
+
+def test_bad_device_pattern_names_the_field(configs: Path):
+    _edit_pricing(configs, lambda d: d["hardware"]["L4"].update({"device_names": ["NVIDIA (L4"]}))
+    with pytest.raises(ConfigError, match=r"pricing\.yaml: field 'hardware\.L4\.device_names'.*regular expression"):
+        load_bench_config(configs)
+
+
+def test_labelling_cost_is_validated(configs: Path):
+    _edit_pricing(configs, lambda d: d["labelling"]["tasks"]["fpb"].update({"usd_per_example": -1}))
+    with pytest.raises(ConfigError, match=r"pricing\.yaml: field 'labelling\.tasks\.fpb\.usd_per_example'"):
+        load_bench_config(configs)
+    _edit_pricing(configs, lambda d: d["labelling"]["tasks"]["fpb"].update({"usd_per_example": 1, "source": None}))
+    with pytest.raises(ConfigError, match=r"field 'labelling\.tasks\.fpb\.source'"):
+        load_bench_config(configs)
+
+
+def test_api_mode_batch_only_for_api_models(configs: Path):
+    _edit(configs / "models" / "gpt-5.4-nano.yaml", api_mode="batch")
+    assert load_bench_config(configs).models["gpt-5.4-nano"].api_mode == "batch"
+    _edit(configs / "models" / "gpt-5.4-nano.yaml", api_mode="stream")
+    with pytest.raises(ConfigError, match=r"gpt-5\.4-nano\.yaml: field 'api_mode'.*'realtime' or 'batch'"):
+        load_bench_config(configs)
+    _edit(configs / "models" / "smollm2-135m.yaml", api_mode="batch")
+    _edit(configs / "models" / "gpt-5.4-nano.yaml", api_mode="realtime")
+    with pytest.raises(ConfigError, match=r"smollm2-135m\.yaml: field 'api_mode'.*API models only"):
+        load_bench_config(configs)
