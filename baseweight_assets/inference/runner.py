@@ -21,7 +21,7 @@ from baseweight_assets.inference.requests import PredictionRequest, request_body
 from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_retryable,
                                                retry_after_s)
 from baseweight_assets.inference.spend import SpendCapReached, SpendGuard
-from baseweight_assets.inference.store import PredictionStore, answered
+from baseweight_assets.inference.store import DEFAULT_LOCK_TIMEOUT_S, PredictionStore, answered
 from baseweight_assets.storage.atomic import write_text
 from baseweight_assets.inference.structured import unwrap_label
 
@@ -118,12 +118,14 @@ def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store
                     warmup: int, price: ApiPrice | None, spend_cap_usd: float | None, rpm: int | None,
                     tpm: int | None, log: Callable[[str], None] = print, retry_policy: RetryPolicy | None = None,
                     breaker: CircuitBreaker | None = None, latency_probe: int = 8,
-                    retry_errors: bool = True) -> dict:
+                    retry_errors: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> dict:
     """Predict every request, reusing rows already in ``store_path``; see the module docstring.
 
     ``latency_probe`` requests run one at a time (concurrency-1 latency and TTFT); the rest run at
     ``concurrency`` and give the throughput. Error rows are retried on the next run when ``retry_errors``.
     Raises SpendCapReached (after flushing) when the cap stops the run; its ``result`` has the partial result.
+    The store is locked for the whole run: a concurrent run of the same partition waits up to ``lock_timeout_s``
+    (then raises ``storage.locks.LockTimeout`` naming the holder) and finds the first run's rows answered.
     """
     if concurrency < 1 or max_attempts < 1:
         raise ValueError(f"concurrency and max_attempts must be >= 1, got {concurrency}, {max_attempts}")
@@ -131,16 +133,28 @@ def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store
         requests, endpoint, Path(store_path), task_id=task_id, model_id=model_id, condition=condition,
         concurrency=concurrency, timeout_s=timeout_s, max_attempts=max_attempts, warmup=warmup, price=price,
         spend_cap_usd=spend_cap_usd, rpm=rpm, tpm=tpm, log=log, policy=retry_policy or RetryPolicy(),
-        breaker=breaker or CircuitBreaker(), latency_probe=latency_probe, retry_errors=retry_errors))
+        breaker=breaker or CircuitBreaker(), latency_probe=latency_probe, retry_errors=retry_errors,
+        lock_timeout_s=lock_timeout_s))
 
 
 async def _run_async(requests, endpoint, store_path, *, task_id, model_id, condition, concurrency, timeout_s,
                      max_attempts, warmup, price, spend_cap_usd, rpm, tpm, log, policy, breaker, latency_probe,
-                     retry_errors) -> dict:
+                     retry_errors, lock_timeout_s) -> dict:
     hashes = [request_hash(r, endpoint) for r in requests]
     if len(set(hashes)) != len(hashes):
         raise ValueError(f"{task_id}/{model_id}__{condition}: duplicate requests (same example id and body)")
-    store = PredictionStore(store_path)
+    with PredictionStore(store_path, lock_timeout_s=lock_timeout_s, log=log) as store:
+        return await _run_locked(requests, hashes, endpoint, store, task_id=task_id, model_id=model_id,
+                                 condition=condition, concurrency=concurrency, timeout_s=timeout_s,
+                                 max_attempts=max_attempts, warmup=warmup, price=price, spend_cap_usd=spend_cap_usd,
+                                 rpm=rpm, tpm=tpm, log=log, policy=policy, breaker=breaker,
+                                 latency_probe=latency_probe, retry_errors=retry_errors)
+
+
+async def _run_locked(requests, hashes, endpoint, store, *, task_id, model_id, condition, concurrency, timeout_s,
+                      max_attempts, warmup, price, spend_cap_usd, rpm, tpm, log, policy, breaker, latency_probe,
+                      retry_errors) -> dict:
+    store_path = store.path
     existing = store.load()
     done = answered(existing, hashes, retry_errors)
     cache_hits = len(done)
@@ -190,12 +204,12 @@ async def _run_async(requests, endpoint, store_path, *, task_id, model_id, condi
             timing = {"wall_s": t2 - t0, **throughput(measured, (t2 - t1) if bulk_rows else (t1 - t0)),
                       **latency_summary(probe_rows)}
     finally:
-        store.close()
         await run.client.close()
 
     rows = [done[h] for h in hashes if h in done]
-    if any(h in existing and done.get(h) is not existing[h] for h in hashes):
-        # An earlier error row was superseded: rewrite one row per hash (rows of other requests are kept).
+    if store.corrupt or any(h in existing and done.get(h) is not existing[h] for h in hashes):
+        # An earlier error row was superseded, or corrupt lines were skipped: rewrite one row per hash (rows of
+        # other requests are kept; corrupt lines go to the .corrupt sidecar).
         store.rewrite(list({**existing, **done}.values()))
     sidecar = store_path.with_name(store_path.name + ".run.json")
     if not timing and sidecar.exists():  # nothing called: keep the timings measured when the rows were made

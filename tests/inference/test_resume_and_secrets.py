@@ -68,14 +68,6 @@ def test_torn_last_line_is_dropped_and_redone(tmp_path):
     assert out["run"]["calls_made"] == 1 and len(store.read_text().splitlines()) == 3
 
 
-def test_corrupt_middle_line_names_file_and_line(tmp_path):
-    store = tmp_path / "p.jsonl"
-    store.write_text('{"request_hash": "a", "error": null}\nnot json\n{"request_hash": "b", "error": null}\n')
-    with pytest.raises(ValueError, match=r"p\.jsonl: line 2"):
-        run_predictions(make_requests(["x"]), endpoint_for("http://127.0.0.1:9/v1"), store, log=lambda m: None,
-                        **RUN_KW)
-
-
 def test_spend_cap_stops_cleanly_after_flushing(tmp_path):
     # 1M tokens cost $1M here, so each call reserves ~ (prompt + 16 max tokens) dollars
     price = ApiPrice(input_per_1m=1e6, output_per_1m=1e6, effective_from="x", source="test")
