@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
+from datetime import UTC
 
 import openai
 
@@ -32,25 +34,45 @@ def is_retryable(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
+def is_rate_limited(exc: BaseException) -> bool:
+    """A 429: the server asks everyone to slow down, not just this request."""
+    return isinstance(exc, openai.APIStatusError) and exc.status_code == 429
+
+
 def retry_after_s(exc: BaseException) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After``: seconds or HTTP date)."""
+    """Seconds the server asked us to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or an HTTP date).
+
+    A value that does not parse, is negative or not finite is treated as absent (None), so the caller falls back
+    to its own backoff instead of failing; a date in the past means 0.
+    """
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     if not headers:
         return None
-    if headers.get("retry-after-ms"):
-        try:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
+    for name, unit_s in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        seconds = _wait_seconds(str(value).strip(), unit_s, dates=name == "retry-after") if value else None
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _wait_seconds(value: str, unit_s: float, *, dates: bool) -> float | None:
+    try:
+        number = float(value) * unit_s
+    except ValueError:
+        number = None
+    if number is not None:
+        return number if math.isfinite(number) and number >= 0 else None
+    if not dates:
         return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000" (unknown zone) parses naive; HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
 
 
 @dataclass(frozen=True)
@@ -69,26 +91,36 @@ class RetryPolicy:
 
 
 class CircuitBreaker:
-    """Opens after ``failure_threshold`` consecutive failures; callers wait out ``cooldown_s``, then one probe goes.
+    """Opens after ``failure_threshold`` consecutive failures, counted in the order calls complete; callers wait out
+    the cooldown (``cooldown_s``, or longer when the server sent a longer Retry-After, at most ``max_cooldown_s``),
+    then one probe goes: its success closes the breaker, its failure opens it again.
 
-    After ``max_trips`` openings the endpoint is considered down and ``before_call`` raises CircuitOpenError,
-    so the remaining requests become error rows instead of hanging.
+    ``before_call`` returns a ticket naming the breaker's epoch (one per opening). An outcome reported with a ticket
+    from before the last opening is ignored: that call was in flight during the outage, so its success must not
+    close an open breaker and its failure must not count as the probe's (only its Retry-After still lengthens the
+    cooldown). After ``max_trips`` openings the endpoint is considered down and ``before_call`` raises
+    CircuitOpenError, so the remaining requests become error rows instead of hanging.
     """
 
-    def __init__(self, failure_threshold: int = 5, cooldown_s: float = 30.0, max_trips: int = 3) -> None:
+    def __init__(self, failure_threshold: int = 5, cooldown_s: float = 30.0, max_trips: int = 3,
+                 max_cooldown_s: float = 300.0) -> None:
         self.failure_threshold = failure_threshold
         self.cooldown_s = cooldown_s
         self.max_trips = max_trips
+        self.max_cooldown_s = max_cooldown_s
         self.trips = 0
+        self._epoch = 0
         self._consecutive = 0
         self._open_until = 0.0
+        self._half_open = False  # opened and not yet closed by a successful probe
         self._probing = False
 
     @property
     def is_open(self) -> bool:
         return time.monotonic() < self._open_until
 
-    async def before_call(self) -> None:
+    async def before_call(self) -> int:
+        """Wait until a call may go; return its ticket for ``record_success``/``record_failure``."""
         while True:
             if self.trips > self.max_trips:
                 raise CircuitOpenError(
@@ -98,22 +130,31 @@ class CircuitBreaker:
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
-            if self.trips and self._probing:
-                await asyncio.sleep(0.05)
-                continue
-            if self.trips and self._consecutive == 0 and self._open_until > 0:
-                self._probing = True  # half-open: this caller is the probe
+            if self._half_open:
+                if self._probing:
+                    await asyncio.sleep(0.05)
+                    continue
+                self._probing = True  # this caller is the probe
+            return self._epoch
+
+    def record_success(self, ticket: int | None = None) -> None:
+        if ticket is not None and ticket != self._epoch:
             return
-
-    def record_success(self) -> None:
         self._consecutive = 0
-        self._probing = False
-        self._open_until = 0.0
+        if self._half_open:
+            self._half_open = self._probing = False
+            self._open_until = 0.0
 
-    def record_failure(self) -> None:
+    def record_failure(self, ticket: int | None = None, retry_after_s: float | None = None) -> None:
+        if ticket is not None and ticket != self._epoch:
+            if self.is_open and retry_after_s:
+                self._open_until = max(self._open_until, time.monotonic() + min(retry_after_s, self.max_cooldown_s))
+            return
         self._consecutive += 1
-        if self._probing or self._consecutive >= self.failure_threshold:
+        if self._half_open or self._consecutive >= self.failure_threshold:
             self.trips += 1
+            self._epoch += 1
             self._consecutive = 0
-            self._probing = False
-            self._open_until = time.monotonic() + self.cooldown_s
+            self._half_open, self._probing = True, False
+            cooldown = min(max(self.cooldown_s, retry_after_s or 0.0), max(self.cooldown_s, self.max_cooldown_s))
+            self._open_until = time.monotonic() + cooldown

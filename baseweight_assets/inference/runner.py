@@ -18,8 +18,8 @@ from baseweight_assets.inference.latency import latency_summary, throughput
 from baseweight_assets.inference.pacing import Pacer
 from baseweight_assets.inference.redaction import redact
 from baseweight_assets.inference.requests import PredictionRequest, request_body, request_hash
-from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_retryable,
-                                               retry_after_s)
+from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_rate_limited,
+                                               is_retryable, retry_after_s)
 from baseweight_assets.inference.spend import SpendCapReached, SpendGuard
 from baseweight_assets.inference.store import DEFAULT_LOCK_TIMEOUT_S, PredictionStore, answered
 from baseweight_assets.storage.atomic import write_text
@@ -79,7 +79,7 @@ class _Run:
         try:
             for attempt in range(1, self.max_attempts + 1):
                 try:
-                    await self.breaker.before_call()
+                    ticket = await self.breaker.before_call()
                 except CircuitOpenError as exc:
                     return None, f"{exc}; last error: {last}"
                 event = await self.pacer.acquire(est + request.max_tokens)
@@ -91,18 +91,21 @@ class _Run:
                     if isinstance(exc, TimeoutError):
                         last = f"timeout after {self.timeout_s}s"
                     if not is_retryable(exc):
-                        self.breaker.record_success()  # the endpoint answered; the request itself is bad
+                        self.breaker.record_success(ticket)  # the endpoint answered; the request itself is bad
                         return None, f"attempt {attempt}/{self.max_attempts}: {last}"
-                    self.breaker.record_failure()
+                    server_wait = retry_after_s(exc)
+                    self.breaker.record_failure(ticket, server_wait)
                     if attempt == self.max_attempts:
                         break
-                    delay = self.policy.delay(attempt, retry_after_s(exc), self.rng)
+                    delay = self.policy.delay(attempt, server_wait, self.rng)
+                    if is_rate_limited(exc):
+                        self.pacer.rate_limited(event, delay)  # everyone waits, and the pace is cut
                     self.retries += 1
                     self.log(f"{label}: attempt {attempt}/{self.max_attempts} failed ({last[:200]}); "
                              f"retrying in {delay:.2f}s")
                     await asyncio.sleep(delay)
                     continue
-                self.breaker.record_success()
+                self.breaker.record_success(ticket)
                 Pacer.settle(event, result.input_tokens + result.output_tokens)
                 self.guard.settle(reserved, result.input_tokens, result.output_tokens)
                 reserved = 0.0
