@@ -21,7 +21,8 @@ class CallResult:
     latency_s: float
     ttft_s: float | None
     avg_logprob: float | None
-    finish_reason: str
+    finish_reason: str  # the API's: "stop", or "length" when the token limit cut the output
+    cached_input_tokens: int = 0  # the part of input_tokens served from the provider's prompt cache
 
 
 def make_client(endpoint: Endpoint, timeout_s: float) -> AsyncOpenAI:
@@ -62,6 +63,8 @@ async def stream_chat(client: AsyncOpenAI, body: dict, timeout_s: float) -> Call
         raise IncompleteStreamError(f"stream ended after {len(parts)} content chunks without a finish_reason")
     if usage is None:
         raise IncompleteStreamError("stream ended without a usage chunk (token counts would be guesses)")
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = int(getattr(details, "cached_tokens", None) or 0)
     return CallResult(
         output="".join(parts),
         input_tokens=int(usage.prompt_tokens),
@@ -70,4 +73,5 @@ async def stream_chat(client: AsyncOpenAI, body: dict, timeout_s: float) -> Call
         ttft_s=ttft,
         avg_logprob=sum(logprobs) / len(logprobs) if logprobs else None,
         finish_reason=finish,
+        cached_input_tokens=min(cached, int(usage.prompt_tokens)),
     )

@@ -26,8 +26,8 @@ from baseweight_assets.storage.atomic import write_text
 from baseweight_assets.inference.structured import unwrap_label
 
 ROW_FIELDS = ("id", "question_id", "task", "model", "condition", "variant", "request_hash", "prompt_hash",
-              "few_shot_hash", "output", "input_tokens", "output_tokens", "latency_s", "ttft_s", "avg_logprob",
-              "error", "timestamp", "served_by", "stand_in")
+              "few_shot_hash", "output", "input_tokens", "cached_input_tokens", "output_tokens", "finish_reason",
+              "latency_s", "ttft_s", "avg_logprob", "error", "timestamp", "served_by", "stand_in")
 TIMING_KEYS = ("wall_s", "throughput_qps", "output_tokens_per_s", "latency_p50_s", "latency_p95_s", "ttft_p50_s",
                "latency_n")
 
@@ -41,7 +41,9 @@ def make_row(request: PredictionRequest, rhash: str, endpoint: Endpoint, *, task
         # constrained output: {"label": X} -> X; raw text is kept when it does not parse
         "output": (unwrap_label(result.output) if request.response_format else result.output) if result else None,
         "input_tokens": result.input_tokens if result else 0,
+        "cached_input_tokens": result.cached_input_tokens if result else 0,  # a subset of input_tokens
         "output_tokens": result.output_tokens if result else 0,
+        "finish_reason": result.finish_reason if result else None,  # "length": cut by the token limit
         "latency_s": result.latency_s if result else None,
         "ttft_s": result.ttft_s if result else None,
         "avg_logprob": result.avg_logprob if result else None,
@@ -107,7 +109,7 @@ class _Run:
                     continue
                 self.breaker.record_success(ticket)
                 Pacer.settle(event, result.input_tokens + result.output_tokens)
-                self.guard.settle(reserved, result.input_tokens, result.output_tokens)
+                self.guard.settle(reserved, result.input_tokens, result.output_tokens, result.cached_input_tokens)
                 reserved = 0.0
                 return result, None
             return None, f"failed after {self.max_attempts} attempts: {last}"

@@ -13,11 +13,21 @@ class SpendCapReached(RuntimeError):
         self.result = result
 
 
-def cost_usd(input_tokens: int, output_tokens: int, price: ApiPrice | None, *, discount: float = 0.0) -> float:
-    """List price times (1 - discount); the Batch API discount comes from configs/pricing.yaml."""
+def cost_usd(input_tokens: int, output_tokens: int, price: ApiPrice | None, *, cached_input_tokens: int = 0,
+             discount: float = 0.0) -> float:
+    """List price times (1 - discount); the Batch API discount comes from configs/pricing.yaml.
+
+    ``cached_input_tokens`` are the part of ``input_tokens`` the provider served from its prompt cache: they are
+    charged at ``price.cached_input_per_1m`` (the input price when the config gives none), the rest at the input
+    price. A cached count outside 0..input_tokens raises ValueError.
+    """
     if price is None:
         return 0.0
-    full = input_tokens * price.input_per_1m / 1e6 + output_tokens * price.output_per_1m / 1e6
+    if not 0 <= cached_input_tokens <= input_tokens:
+        raise ValueError(f"cached_input_tokens={cached_input_tokens} must be within 0..input_tokens={input_tokens}")
+    cached_rate = price.input_per_1m if price.cached_input_per_1m is None else price.cached_input_per_1m
+    full = ((input_tokens - cached_input_tokens) * price.input_per_1m + cached_input_tokens * cached_rate
+            + output_tokens * price.output_per_1m) / 1e6
     return full * (1.0 - discount)
 
 
@@ -37,6 +47,6 @@ class SpendGuard:
         self._reserved += amount
         return amount
 
-    def settle(self, reserved: float, input_tokens: int, output_tokens: int) -> None:
+    def settle(self, reserved: float, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0) -> None:
         self._reserved -= reserved
-        self.spent += cost_usd(input_tokens, output_tokens, self.price)
+        self.spent += cost_usd(input_tokens, output_tokens, self.price, cached_input_tokens=cached_input_tokens)

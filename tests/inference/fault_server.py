@@ -2,7 +2,8 @@
 
 A request's messages choose its faults: ``[429x2]`` fails the first two attempts with 429 + Retry-After,
 then it answers. Faults: 429, 500, 400, stall (sleep past the client timeout), cut (stream dropped
-mid-way), badjson (a malformed SSE chunk). Attempts are counted per distinct message list.
+mid-way), badjson (a malformed SSE chunk). Attempts are counted per distinct message list. ``[cachedN]`` reports
+N prompt tokens as served from the prompt cache; ``[length]`` ends the answer with finish_reason "length".
 Answers are deterministic; token counts are whitespace words (prompt: all message contents), so tests
 can recompute them exactly. Run as a script (``python fault_server.py``) it prints its port and serves.
 """
@@ -19,6 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULT = re.compile(r"\[(429|500|400|stall|cut|badjson)x(\d+)\]")
+CACHED = re.compile(r"\[cached(\d+)\]")
 LOGPROB = -0.25
 
 
@@ -134,11 +136,15 @@ def make_handler(state: FaultState):
                     return
                 if fault == "badjson" and i == 0:
                     self._event('{"id": "c1", "choices": [{"delta": {"content": "x"')
-            self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            text = " ".join(str(m["content"]) for m in messages)
+            finish = "length" if "[length]" in text else "stop"
+            self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
             if (body.get("stream_options") or {}).get("include_usage"):
                 n_in = prompt_tokens(messages)
-                self._event({**base, "choices": [], "usage": {"prompt_tokens": n_in,
-                             "completion_tokens": len(words), "total_tokens": n_in + len(words)}})
+                usage = {"prompt_tokens": n_in, "completion_tokens": len(words), "total_tokens": n_in + len(words)}
+                if cached := CACHED.search(text):
+                    usage["prompt_tokens_details"] = {"cached_tokens": int(cached.group(1))}
+                self._event({**base, "choices": [], "usage": usage})
             self._event("[DONE]")
             self._chunk(b"")
             with state.lock:
