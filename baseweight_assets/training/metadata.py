@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 METADATA_FILE = "baseweight_training.json"
+ADAPTER_CONFIG_FILE = "adapter_config.json"
+_ADAPTER_WEIGHTS = re.compile(r"^adapter_model(-\d{5}-of-\d{5})?\.(safetensors|bin)$")
 _LIBRARIES = ("torch", "transformers", "peft", "trl", "accelerate", "bitsandbytes", "unsloth", "flash-attn")
 
 
@@ -22,14 +25,32 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
+def adapter_payload(adapter_dir: Path) -> list[Path]:
+    """The files that ARE the adapter, in name order: ``adapter_config.json`` and the ``adapter_model`` weights
+    (``.safetensors`` or ``.bin``, sharded or not). Everything else a folder may hold (PEFT's README card, our
+    ``baseweight_training.json``, a pulled copy's extras) is not part of it, so it is neither hashed nor synced.
+
+    Raises FileNotFoundError naming the folder when the config or the weights are missing.
+    """
+    adapter_dir = Path(adapter_dir)
+    found = sorted(p for p in adapter_dir.iterdir() if p.is_file()
+                   and (p.name == ADAPTER_CONFIG_FILE or _ADAPTER_WEIGHTS.match(p.name))) if adapter_dir.is_dir() else []
+    names = {p.name for p in found}
+    if ADAPTER_CONFIG_FILE not in names or names == {ADAPTER_CONFIG_FILE}:
+        missing = ADAPTER_CONFIG_FILE if ADAPTER_CONFIG_FILE not in names else "adapter_model weights"
+        raise FileNotFoundError(f"{adapter_dir}: not an adapter folder (no {missing})")
+    return found
+
+
 def adapter_sha256(adapter_dir: Path) -> str:
-    """sha256 over (name, bytes) of every adapter file except our own metadata JSON, in name order."""
+    """sha256 over ``adapter_payload``: for each file in name order, its name, NUL, its size, NUL, its bytes.
+
+    The one definition of an adapter's identity: the trainer records it, the Hub sync pushes exactly these
+    files and verifies a pulled folder against it.
+    """
     h = hashlib.sha256()
-    files = sorted(p for p in Path(adapter_dir).iterdir() if p.is_file() and p.name != METADATA_FILE)
-    if not files:
-        raise FileNotFoundError(f"{adapter_dir}: no adapter files to hash")
-    for p in files:
-        h.update(p.name.encode() + b"\0")
+    for p in adapter_payload(adapter_dir):
+        h.update(f"{p.name}\0{p.stat().st_size}\0".encode())
         with p.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
