@@ -1,7 +1,11 @@
-"""Cost of one query and of 1,000 correct answers, from measured tokens and measured throughput.
+"""Cost of one query and of 1,000 correct answers, from measured tokens and measured saturated throughput.
 
 A *query* is one scored question. For CUAD a question spans several window requests, so API tokens are
 summed over its windows and self-hosted throughput is converted from requests/s to questions/s.
+
+Self-hosted cost per query = device-seconds per query at the engine's SATURATED throughput (its full batch,
+the rate a served deployment runs at) x the hourly rate of that hardware. Throughput measured at low
+concurrency (a latency probe) would overstate the cost by the batching the engine did not do.
 """
 
 from __future__ import annotations
@@ -14,29 +18,36 @@ from baseweight_assets.scoring.categories import SUCCESS
 
 
 def api_cost_per_query(price: ApiPrice, input_tokens: int, output_tokens: int, n_queries: int, *,
-                       batch: bool = False, batch_discount: float = 0.0) -> float:
-    """Measured tokens x list prices per 1M tokens, averaged over ``n_queries``; Batch API rows get the discount."""
+                       cached_input_tokens: int = 0, batch: bool = False, batch_discount: float = 0.0) -> float:
+    """Measured tokens x list prices per 1M tokens, averaged over ``n_queries``.
+
+    ``cached_input_tokens`` (a subset of ``input_tokens``, as the API reports them) are charged the cached-input
+    price; Batch API rows (``batch``) get ``batch_discount`` off the whole cost."""
     if n_queries <= 0:
         raise ValueError(f"n_queries must be positive, got {n_queries}")
     if input_tokens < 0 or output_tokens < 0:
         raise ValueError(f"token counts must be >= 0, got input={input_tokens}, output={output_tokens}")
-    return cost_usd(input_tokens, output_tokens, price, discount=batch_discount if batch else 0.0) / n_queries
+    return cost_usd(input_tokens, output_tokens, price, cached_input_tokens=cached_input_tokens,
+                    discount=batch_discount if batch else 0.0) / n_queries
 
 
-def queries_per_second(throughput_rps: float, n_requests: int | None, n_queries: int) -> float:
-    """Questions answered per second: request throughput x questions per request (1 except windowed CUAD)."""
-    if throughput_rps is None or throughput_rps <= 0:
-        raise ValueError(f"measured throughput must be positive, got {throughput_rps!r}")
+def queries_per_second(saturated_rps: float, n_requests: int | None, n_queries: int) -> float:
+    """Questions answered per second at saturation: the engine's saturated request throughput x questions per
+    request (1 except windowed CUAD, where ``n_requests`` windows answer ``n_queries`` questions)."""
+    if saturated_rps is None or saturated_rps <= 0:
+        raise ValueError(f"measured saturated throughput must be positive, got {saturated_rps!r}")
     if not n_requests:
-        return float(throughput_rps)
-    return float(throughput_rps) * n_queries / n_requests
+        return float(saturated_rps)
+    return float(saturated_rps) * n_queries / n_requests
 
 
-def self_hosted_cost_per_query(qps: float, hourly_rate: float, devices: int = 1) -> float:
-    """Device-seconds per query at the measured throughput x the hourly rate of that hardware."""
-    if qps <= 0:
-        raise ValueError(f"queries per second must be positive, got {qps}")
-    return devices * hourly_rate / 3600.0 / qps
+def self_hosted_cost_per_query(saturated_qps: float, hourly_rate: float, devices: int = 1) -> float:
+    """Device-seconds per query at the saturated throughput (``devices`` / ``saturated_qps``) x $/device-hour."""
+    if saturated_qps <= 0:
+        raise ValueError(f"saturated queries per second must be positive, got {saturated_qps}")
+    if devices < 1:
+        raise ValueError(f"devices must be >= 1, got {devices}")
+    return devices * hourly_rate / 3600.0 / saturated_qps
 
 
 def correct_share(per_example: Sequence[dict]) -> float:

@@ -6,8 +6,9 @@ from baseweight_assets.config.schema import ApiPrice, HardwareRate, PricingConfi
 from baseweight_assets.cost.break_even import break_even_volume
 from baseweight_assets.cost.per_query import (
     api_cost_per_query, correct_share, cost_per_1k_correct, queries_per_second, self_hosted_cost_per_query)
-from baseweight_assets.cost.pricing import PricingError, api_price, hourly_rate, trainings_per_year
-from baseweight_assets.cost.tco import api_tco, gpus_needed, self_hosted_tco
+from baseweight_assets.cost.pricing import (
+    PricingError, api_price, cpu_hardware_key, hourly_rate, labelling_cost_usd, labelling_rate, trainings_per_year)
+from baseweight_assets.cost.tco import api_tco, daily_capacity, gpus_needed, self_hosted_tco
 
 UNIT_CONSTANTS = {"0.0", "1.0", "3600.0", "1000.0"}  # seconds per hour, per-1k scaling
 PRICE = ApiPrice(input_per_1m=0.75, output_per_1m=4.5, effective_from="2026-05", source="test")
@@ -29,9 +30,28 @@ def test_api_cost_per_query_hand_computed():
         api_cost_per_query(PRICE, 1, 1, 0)
 
 
+def test_cached_input_tokens_are_charged_the_cached_price():
+    cached_price = PRICE.model_copy(update={"cached_input_per_1m": 0.075})
+    # 2,000,000 in of which 1,500,000 cached: 500,000 x 0.75/1M = 0.375 ; 1,500,000 x 0.075/1M = 0.1125 ;
+    # 100,000 out x 4.5/1M = 0.45 ; total 0.9375 over 1,000 queries
+    assert api_cost_per_query(cached_price, 2_000_000, 100_000, 1000,
+                              cached_input_tokens=1_500_000) == pytest.approx(0.0009375)
+    # Batch API: the discount applies to the whole (cached-aware) cost
+    assert api_cost_per_query(cached_price, 2_000_000, 100_000, 1000, cached_input_tokens=1_500_000, batch=True,
+                              batch_discount=0.5) == pytest.approx(0.00046875)
+    # no cached price in the config: cached tokens fall back to the input price (the list-price figure)
+    assert api_cost_per_query(PRICE, 2_000_000, 100_000, 1000, cached_input_tokens=1_500_000) == pytest.approx(
+        0.00195)
+    with pytest.raises(ValueError, match="cached_input_tokens=101"):
+        api_cost_per_query(cached_price, 100, 10, 1, cached_input_tokens=101)
+
+
 def test_self_hosted_cost_per_query_and_windowed_throughput():
-    # $3.6/h = $0.001/s ; 2 queries/s -> $0.0005 per query
+    # $3.6/h = $0.001/s ; 2 queries/s at saturation -> $0.0005 per query; 2 devices serving 2 q/s together -> x2
     assert self_hosted_cost_per_query(2.0, 3.6) == pytest.approx(0.0005)
+    assert self_hosted_cost_per_query(saturated_qps=2.0, hourly_rate=3.6, devices=2) == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="saturated"):
+        self_hosted_cost_per_query(0.0, 3.6)
     # CUAD: 10 windows/s, 1200 windows for 100 questions -> 0.8333 questions/s
     assert queries_per_second(10.0, 1200, 100) == pytest.approx(100 / 120)
     assert queries_per_second(4.0, None, 7) == 4.0
@@ -53,6 +73,9 @@ def test_correct_share_uses_category_not_f1():
 
 def test_gpus_and_tco_hand_computed():
     # 1 q/s -> 86,400/day at 100%; at 50% utilisation one GPU serves 43,200/day
+    assert daily_capacity(1.0, 0.5) == 43_200
+    with pytest.raises(ValueError, match="utilisation_target"):
+        daily_capacity(1.0, 1.5)
     assert gpus_needed(43_200, 1.0, 0.5) == 1
     assert gpus_needed(43_201, 1.0, 0.5) == 2
     assert gpus_needed(1, 1.0, 0.5) == 1  # always on
@@ -101,6 +124,52 @@ def test_pricing_lookups_name_what_is_missing():
     assert trainings_per_year(_pricing(retrain_every_months=3)) == 4
     assert trainings_per_year(_pricing(retrain_every_months=5)) == 3
     assert trainings_per_year(_pricing(retrain_every_months=0)) == 1
+
+
+CPU = HardwareRate(low=0.01, mid=0.02, high=0.04, source="t", checked_at="t")
+
+
+def test_cpu_hosts_are_priced_per_vcpu():
+    p = _pricing(cpu_per_vcpu=CPU)
+    assert cpu_hardware_key(8) == "cpu-8core"
+    # 8 vCPUs x $0.02 = $0.16/h ; 2 x $0.04 = $0.08/h
+    assert hourly_rate(p, "cpu-8core", "mid") == pytest.approx(0.16)
+    assert hourly_rate(p, "cpu-2core", "high") == pytest.approx(0.08)
+    with pytest.raises(PricingError, match="cpu_per_vcpu"):
+        hourly_rate(_pricing(), "cpu-2core", "mid")
+    with pytest.raises(ValueError, match="at least one core"):
+        cpu_hardware_key(0)
+    assert _pricing(cpu_per_vcpu=CPU, default_hardware="cpu-4core").default_hardware == "cpu-4core"
+
+
+def test_pricing_config_rejects_inconsistent_hardware():
+    with pytest.raises(ValueError, match="priced by cpu_per_vcpu"):
+        _pricing(cpu_per_vcpu=CPU, hardware={"cpu-4core": CPU, "gpu": CPU})
+    with pytest.raises(ValueError, match="GPUs only"):
+        _pricing(cpu_per_vcpu=CPU.model_copy(update={"device_names": ["Intel.*"]}))
+    with pytest.raises(ValueError, match="default_hardware"):
+        _pricing(default_hardware="cpu-4core")  # no cpu_per_vcpu to price it
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        HardwareRate(low=1, mid=1, high=1, source="t", checked_at="t", device_names=["NVIDIA (H100"])
+
+
+def test_labelling_rate_falls_back_to_default():
+    labelling = {"default": {"usd_per_example": 0.5, "source": "ASSUMPTION", "checked_at": "t"},
+                 "tasks": {"cuad": {"usd_per_example": 95.65, "source": "paper", "checked_at": "t"}}}
+    p = _pricing(labelling=labelling)
+    assert labelling_rate(p, "cuad").usd_per_example == 95.65 and labelling_rate(p, "cuad").source == "paper"
+    assert labelling_rate(p, "fpb").usd_per_example == 0.5
+    # 500 CUAD questions x $95.65 = $47,825 ; 0 examples cost nothing
+    assert labelling_cost_usd(p, "cuad", 500) == pytest.approx(47_825)
+    assert labelling_cost_usd(p, "fpb", 0) == 0
+    with pytest.raises(ValueError, match="n_examples"):
+        labelling_cost_usd(p, "fpb", -1)
+    with pytest.raises(PricingError, match="labelling"):
+        labelling_rate(_pricing(), "fpb")
+    with pytest.raises(ValueError, match="greater than 0"):
+        _pricing(labelling={"default": {"usd_per_example": 0, "source": "s", "checked_at": "t"}})
+    with pytest.raises(ValueError, match="lower-case"):
+        _pricing(labelling={**labelling, "tasks": {"Bad Task": labelling["default"]}})
 
 
 def test_repo_pricing_is_the_only_source():
