@@ -17,7 +17,7 @@ API_CONDITIONS: tuple[str, ...] = ("zero-shot", "5-shot")
 
 Condition = Literal["zero-shot", "5-shot", "lora-500", "lora-full"]
 TaskType = Literal["classification", "multiple_choice", "extraction", "code"]
-MetricId = Literal["weighted_f1", "macro_f1", "accuracy", "token_f1", "pass_at_1"]
+MetricId = Literal["weighted_f1", "macro_f1", "accuracy", "token_f1", "multi_span_f1", "pass_at_1"]
 
 # Partition keys may not contain these (Dagster rejects them) and ids become path segments.
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -136,6 +136,11 @@ class TaskConfig(_Strict):
     training_overrides: dict[str, Any] = Field(default_factory=dict)
     lora_overrides: dict[str, Any] = Field(default_factory=dict)
     sandbox: dict[str, Any] = Field(default_factory=dict, description="Code tasks: sandbox limits.")
+    cluster_by: str | None = Field(
+        default=None,
+        description="Field of each example's meta naming its cluster (CUAD: title, the contract): questions of one "
+        "cluster are resampled together by the CIs and paired tests. Null: every question is its own cluster.",
+    )
 
     _check = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
 
@@ -415,6 +420,10 @@ class RunDefaults(_Strict):
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
     constrained_decoding: bool = True
+    incomplete_threshold: float = Field(
+        default=0.02, ge=0, le=1,
+        description="A cell whose share of missing questions (no row or a failed request) exceeds this is incomplete.",
+    )
     default_models: list[str] = Field(
         description="Models the main job materializes (the embedded default and its API stand-in)."
     )
