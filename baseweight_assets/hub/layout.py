@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,6 +15,9 @@ SYNCED_ASSETS = ("prepared_splits", "lora_adapter", "local_predictions", "api_pr
                  "task_summary", "dashboard_data")
 ADAPTER_ASSET = "lora_adapter"
 ADAPTER_VALUE_PATH = "baseweight/lora_adapter.json"  # the asset's JSON value inside its model repo
+ADAPTER_STAMP_PATH = "baseweight/sync.json"          # its sync record (hub/records.py) inside the model repo
+STAMP_ROOT = "baseweight-sync"                       # sync records of the dataset repo's JSON artifacts
+_HUB_NAME_MAX = 96
 
 
 @dataclass(frozen=True)
@@ -48,16 +52,30 @@ class ArtifactKey:
         *dirs, leaf = self.parts
         return "/".join([self.profile, self.asset, *dirs, f"{leaf}.json"])
 
+    def stamp_path(self) -> str:
+        """Where the dataset repo keeps this artifact's sync record: ``baseweight-sync/<json_path>``."""
+        return f"{STAMP_ROOT}/{self.json_path()}"
+
 
 def dataset_repo(hub: HubConfig) -> RepoRef:
     return RepoRef(hub.dataset_repo_id, "dataset")
 
 
 def adapter_repo(hub: HubConfig, key: ArtifactKey) -> RepoRef:
-    """``lora_adapter[task|<model>__<condition>]`` -> ``<org>/<prefix>-<model>-<task>-<condition>`` (+ ``-smoke``)."""
+    """``lora_adapter[task|<model>__<condition>]`` -> ``<org>/<prefix>-<model>-<task>-<condition>-<profile>``.
+
+    The profile always ends the name, so a smoke and a full adapter can never share a repository; a name the
+    Hub's 96-character limit would cut keeps its profile and gains a hash of the full name (no two cut names
+    collide).
+    """
     if key.asset != ADAPTER_ASSET or len(key.parts) != 2:
         raise ValueError(f"{key.label}: adapter repos exist only for lora_adapter[task|variant]")
     task, variant = key.parts
     model, _, condition = variant.partition("__")
-    suffix = "" if key.profile == "full" else f"-{key.profile}"
-    return RepoRef(hub.adapter_repo_id(model, task, condition + suffix), "model")
+    org, _, name = hub.adapter_repo_id(model, task, condition).partition("/")
+    suffix = f"-{key.profile}"
+    full = f"{hub.adapter_repo_prefix}-{model}-{task}-{condition}"
+    if len(name) + len(suffix) > _HUB_NAME_MAX:  # adapter_repo_id may already have cut it at 96
+        tag = "-" + hashlib.sha256(full.encode()).hexdigest()[:8]
+        name = name[:_HUB_NAME_MAX - len(suffix) - len(tag)].rstrip("-.") + tag
+    return RepoRef(f"{org}/{name}{suffix}", "model")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from baseweight_assets.hub.errors import HubSyncError  # noqa: F401 - re-exported: its historical home
+
 _TOKEN_SHAPE = re.compile(r"hf_[A-Za-z0-9]{8,}")
 
 
@@ -12,7 +14,3 @@ def redact(text: str, *secrets: str | None) -> str:
         if secret:
             text = text.replace(secret, "***")
     return _TOKEN_SHAPE.sub("hf_***", text)
-
-
-class HubSyncError(RuntimeError):
-    """A Hub (or mirror) operation failed; the message names the repo and path, never the token."""

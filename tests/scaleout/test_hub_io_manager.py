@@ -7,7 +7,9 @@ import shutil
 
 import dagster as dg
 
-from baseweight_assets.defs.hub_sync import MIRROR_ENV, artifact_io_managers, hydrate_from_hub
+from baseweight_assets.defs.hub_sync import (
+    MIRROR_ENV, artifact_io_managers, hub_sync_check, hub_sync_failures, hydrate_from_hub,
+)
 from baseweight_assets.defs.settings import Settings
 
 from .helpers import REPO, write_deployment
@@ -37,9 +39,9 @@ def _settings(tmp_path, enabled: bool) -> Settings:
                               "BASEWEIGHT_PROMPTS_DIR": str(REPO / "prompts"), "BASEWEIGHT_PROFILE": "smoke"})
 
 
-def _run(selection, key, resources):
+def _run(selection, key, resources, instance=None):
     return dg.materialize([prepared_splits, task_summary], selection=selection, partition_key=key,
-                          resources=resources, instance=dg.DagsterInstance.ephemeral())
+                          resources=resources, instance=instance or dg.DagsterInstance.ephemeral())
 
 
 def test_push_per_partition_then_pull_on_a_fresh_machine(tmp_path):
@@ -51,8 +53,9 @@ def test_push_per_partition_then_pull_on_a_fresh_machine(tmp_path):
         result = _run(["prepared_splits"], task, resources)
         mat = result.asset_materializations_for_node("prepared_splits")[0]
         assert len(mat.metadata["hub_commit"].value) == 40
+        assert mat.metadata["hub_sync"].value.startswith("pushed dataset:baseweight-ai/baseweight-bench-artifacts@")
     log = (mirror / "datasets/baseweight-ai/baseweight-bench-artifacts/.commits.jsonl").read_text().splitlines()
-    assert [json.loads(line)["files"][-1] for line in log] == [
+    assert [json.loads(line)["files"][-1] for line in log] == [  # (sorted: after the baseweight-sync/ record)
         "smoke/prepared_splits/fpb.json", "smoke/prepared_splits/mbpp.json"]
 
     # A fresh machine: no local artifacts, a new instance. The downstream run pulls its input.
@@ -99,3 +102,43 @@ def test_fresh_machine_hydrates_from_the_hub_and_skips_recompute(tmp_path):
         assert hydrate_from_hub(defs, instance, log=lambda _m: None) == {}  # idempotent
     local = second.repo_root / "data/smoke/prepared_splits/fpb.json"
     assert json.loads(local.read_text()) == {"task": "fpb", "rows": [1, 2, 3]}
+
+
+def test_a_failed_push_is_visible_in_metadata_check_and_summary_and_the_artifact_stays(tmp_path):
+    settings = _settings(tmp_path, enabled=True)
+    blocked = tmp_path / "mirror"
+    blocked.write_text("a file where the mirror folder should be")  # every push fails (not transient)
+    resources = artifact_io_managers(settings, {MIRROR_ENV: str(blocked)})
+    check = hub_sync_check("prepared_splits", TASKS)
+    instance = dg.DagsterInstance.ephemeral()
+
+    def run():
+        return dg.materialize([prepared_splits, check], partition_key="fpb", resources=resources, instance=instance)
+
+    result = run()
+    assert result.success  # the step itself succeeds: its local artifact is written and valid
+    shown = result.asset_materializations_for_node("prepared_splits")[0].metadata
+    assert shown["hub_sync"].value.startswith("failed: push prepared_splits[fpb]: ")
+    assert "hub_commit" not in shown
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.passed is False and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.description.startswith("not on the Hub: push prepared_splits[fpb]: ")
+    [line] = hub_sync_failures(settings)
+    assert line.startswith("hub sync failed: prepared_splits[fpb] (smoke): push prepared_splits[fpb]: ")
+    local = settings.repo_root / "data/smoke/prepared_splits/fpb.json"
+    assert json.loads(local.read_text()) == {"task": "fpb", "rows": [1, 2, 3]}
+
+    blocked.unlink()  # the mirror is back: the next materialization pushes, the check passes, the line goes
+    result = run()
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.passed is True and evaluation.description.startswith("pushed ")
+    assert hub_sync_failures(settings) == []
+
+
+def test_the_check_passes_when_sync_is_off(tmp_path):
+    settings = _settings(tmp_path, enabled=False)
+    result = dg.materialize([prepared_splits, hub_sync_check("prepared_splits", TASKS)], partition_key="fpb",
+                            resources=artifact_io_managers(settings, {}), instance=dg.DagsterInstance.ephemeral())
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.passed is True and evaluation.description == "hub sync off"
+    assert not (settings.repo_root / "data/smoke/.hub").exists()  # sync off writes nothing beyond the artifact
