@@ -4,32 +4,31 @@ concurrency bulk; every row is appended (fsync) as it completes and failures bec
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from baseweight_assets.config.schema import ApiPrice
 from baseweight_assets.inference.client import CallResult, make_client, stream_chat
+from baseweight_assets.inference import measured
 from baseweight_assets.inference.endpoint import Endpoint
-from baseweight_assets.inference.latency import latency_summary, throughput
+from baseweight_assets.inference.measured import TIMING_KEYS
 from baseweight_assets.inference.pacing import Pacer
 from baseweight_assets.inference.redaction import redact
 from baseweight_assets.inference.requests import PredictionRequest, request_body, request_hash
 from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_rate_limited,
                                                is_retryable, retry_after_s)
-from baseweight_assets.inference.spend import SpendCapReached, SpendGuard
+from baseweight_assets.inference.spend import SpendCapReached, SpendGuard, SpendLedger, may_have_been_billed
 from baseweight_assets.inference.store import DEFAULT_LOCK_TIMEOUT_S, PredictionStore, answered
-from baseweight_assets.storage.atomic import write_text
 from baseweight_assets.inference.structured import unwrap_label
+from baseweight_assets.storage.atomic import read_json, write_json
 
 ROW_FIELDS = ("id", "question_id", "task", "model", "condition", "variant", "request_hash", "prompt_hash",
               "few_shot_hash", "output", "input_tokens", "cached_input_tokens", "output_tokens", "finish_reason",
               "latency_s", "ttft_s", "avg_logprob", "error", "timestamp", "served_by", "stand_in")
-TIMING_KEYS = ("wall_s", "throughput_qps", "output_tokens_per_s", "latency_p50_s", "latency_p95_s", "ttft_p50_s",
-               "latency_n")
 
 
 def make_row(request: PredictionRequest, rhash: str, endpoint: Endpoint, *, task_id: str, model_id: str,
@@ -69,53 +68,56 @@ class _Run:
         self.rng = random.Random(0)
 
     async def call(self, request: PredictionRequest, label: str) -> tuple[CallResult | None, str | None]:
-        """(result, None) or (None, error text); None, None when the spending cap stopped the run first."""
+        """(result, None) or (None, error text); None, None when a spending cap stopped the run first.
+
+        Each attempt reserves its worst-case cost before it goes (see ``spend``): a success settles at its
+        measured tokens, a failure the provider may have billed keeps the reservation as spent.
+        """
         body = request_body(request, self.endpoint)
         est = estimate_input_tokens(request)
-        reserved = self.guard.try_reserve(est, request.max_tokens)
-        if reserved is None:
-            if self.stopped is None:
-                self.stopped = f"spend cap ${self.guard.cap:.2f} reached (spent ${self.guard.spent:.4f})"
-            return None, None
         last = "no attempt made"
-        try:
-            for attempt in range(1, self.max_attempts + 1):
-                try:
-                    ticket = await self.breaker.before_call()
-                except CircuitOpenError as exc:
-                    return None, f"{exc}; last error: {last}"
+        for attempt in range(1, self.max_attempts + 1):
+            reservation = self.guard.try_reserve(est, request.max_tokens)
+            if reservation is None:
+                self.stopped = self.stopped or self.guard.refusal
+                return None, None
+            try:
+                ticket = await self.breaker.before_call()
+            except CircuitOpenError as exc:
+                self.guard.fail(reservation, billed=False)
+                return None, f"{exc}; last error: {last}"
+            try:
                 event = await self.pacer.acquire(est + request.max_tokens)
                 self.calls += 1
-                try:
-                    result = await stream_chat(self.client, body, self.timeout_s)
-                except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
-                    last = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-                    if isinstance(exc, TimeoutError):
-                        last = f"timeout after {self.timeout_s}s"
-                    if not is_retryable(exc):
-                        self.breaker.record_success(ticket)  # the endpoint answered; the request itself is bad
-                        return None, f"attempt {attempt}/{self.max_attempts}: {last}"
-                    server_wait = retry_after_s(exc)
-                    self.breaker.record_failure(ticket, server_wait)
-                    if attempt == self.max_attempts:
-                        break
-                    delay = self.policy.delay(attempt, server_wait, self.rng)
-                    if is_rate_limited(exc):
-                        self.pacer.rate_limited(event, delay)  # everyone waits, and the pace is cut
-                    self.retries += 1
-                    self.log(f"{label}: attempt {attempt}/{self.max_attempts} failed ({last[:200]}); "
-                             f"retrying in {delay:.2f}s")
-                    await asyncio.sleep(delay)
-                    continue
-                self.breaker.record_success(ticket)
-                Pacer.settle(event, result.input_tokens + result.output_tokens)
-                self.guard.settle(reserved, result.input_tokens, result.output_tokens, result.cached_input_tokens)
-                reserved = 0.0
-                return result, None
-            return None, f"failed after {self.max_attempts} attempts: {last}"
-        finally:
-            if reserved:
-                self.guard.settle(reserved, 0, 0)
+                result = await stream_chat(self.client, body, self.timeout_s)
+            except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
+                self.guard.fail(reservation, billed=may_have_been_billed(exc))
+                last = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                if isinstance(exc, TimeoutError):
+                    last = f"timeout after {self.timeout_s}s"
+                if not is_retryable(exc):
+                    self.breaker.record_success(ticket)  # the endpoint answered; the request itself is bad
+                    return None, f"attempt {attempt}/{self.max_attempts}: {last}"
+                server_wait = retry_after_s(exc)
+                self.breaker.record_failure(ticket, server_wait)
+                if attempt == self.max_attempts:
+                    break
+                delay = self.policy.delay(attempt, server_wait, self.rng)
+                if is_rate_limited(exc):
+                    self.pacer.rate_limited(event, delay)  # everyone waits, and the pace is cut
+                self.retries += 1
+                self.log(f"{label}: attempt {attempt}/{self.max_attempts} failed ({last[:200]}); "
+                         f"retrying in {delay:.2f}s")
+                await asyncio.sleep(delay)
+                continue
+            except BaseException:  # cancelled or interrupted mid-call: the request may have been processed
+                self.guard.fail(reservation, billed=True)
+                raise
+            self.breaker.record_success(ticket)
+            Pacer.settle(event, result.input_tokens + result.output_tokens)
+            self.guard.settle(reservation, result.input_tokens, result.output_tokens, result.cached_input_tokens)
+            return result, None
+        return None, f"failed after {self.max_attempts} attempts: {last}"
 
 
 def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store_path: Path, *, task_id: str,
@@ -123,116 +125,111 @@ def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store
                     warmup: int, price: ApiPrice | None, spend_cap_usd: float | None, rpm: int | None,
                     tpm: int | None, log: Callable[[str], None] = print, retry_policy: RetryPolicy | None = None,
                     breaker: CircuitBreaker | None = None, latency_probe: int = 8,
-                    retry_errors: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> dict:
+                    retry_errors: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+                    ledger: SpendLedger | None = None) -> dict:
     """Predict every request, reusing rows already in ``store_path``; see the module docstring.
 
     ``latency_probe`` requests run one at a time (concurrency-1 latency and TTFT); the rest run at
-    ``concurrency`` and give the throughput. Error rows are retried on the next run when ``retry_errors``.
-    Raises SpendCapReached (after flushing) when the cap stops the run; its ``result`` has the partial result.
+    ``concurrency`` and give the throughput; both add to what earlier sessions of the partition measured
+    (``measured``). Error rows are retried on the next run when ``retry_errors``.
+    Spending: ``spend_cap_usd`` caps this partition; ``ledger`` (one ``SpendLedger`` file for a whole main run)
+    caps the run across partitions and processes; a call is made only if it fits both. Raises SpendCapReached
+    (after flushing) when a cap stops the run; its ``result`` has the partial result.
     The store is locked for the whole run: a concurrent run of the same partition waits up to ``lock_timeout_s``
     (then raises ``storage.locks.LockTimeout`` naming the holder) and finds the first run's rows answered.
     """
     if concurrency < 1 or max_attempts < 1:
         raise ValueError(f"concurrency and max_attempts must be >= 1, got {concurrency}, {max_attempts}")
-    return asyncio.run(_run_async(
-        requests, endpoint, Path(store_path), task_id=task_id, model_id=model_id, condition=condition,
-        concurrency=concurrency, timeout_s=timeout_s, max_attempts=max_attempts, warmup=warmup, price=price,
-        spend_cap_usd=spend_cap_usd, rpm=rpm, tpm=tpm, log=log, policy=retry_policy or RetryPolicy(),
-        breaker=breaker or CircuitBreaker(), latency_probe=latency_probe, retry_errors=retry_errors,
-        lock_timeout_s=lock_timeout_s))
-
-
-async def _run_async(requests, endpoint, store_path, *, task_id, model_id, condition, concurrency, timeout_s,
-                     max_attempts, warmup, price, spend_cap_usd, rpm, tpm, log, policy, breaker, latency_probe,
-                     retry_errors, lock_timeout_s) -> dict:
+    label = f"{task_id}/{model_id}__{condition}"
     hashes = [request_hash(r, endpoint) for r in requests]
     if len(set(hashes)) != len(hashes):
-        raise ValueError(f"{task_id}/{model_id}__{condition}: duplicate requests (same example id and body)")
+        raise ValueError(f"{label}: duplicate requests (same example id and body)")
     with PredictionStore(store_path, lock_timeout_s=lock_timeout_s, log=log) as store:
-        return await _run_locked(requests, hashes, endpoint, store, task_id=task_id, model_id=model_id,
-                                 condition=condition, concurrency=concurrency, timeout_s=timeout_s,
-                                 max_attempts=max_attempts, warmup=warmup, price=price, spend_cap_usd=spend_cap_usd,
-                                 rpm=rpm, tpm=tpm, log=log, policy=policy, breaker=breaker,
-                                 latency_probe=latency_probe, retry_errors=retry_errors)
-
-
-async def _run_locked(requests, hashes, endpoint, store, *, task_id, model_id, condition, concurrency, timeout_s,
-                      max_attempts, warmup, price, spend_cap_usd, rpm, tpm, log, policy, breaker, latency_probe,
-                      retry_errors) -> dict:
-    store_path = store.path
-    existing = store.load()
-    done = answered(existing, hashes, retry_errors)
-    cache_hits = len(done)
-    pending = [(r, h) for r, h in zip(requests, hashes) if h not in done]
-    log(f"{task_id}/{model_id}__{condition}: {len(requests)} requests, {cache_hits} cached, "
-        f"{len(pending)} to call on {endpoint.served_by}{' (stand-in)' if endpoint.stand_in else ''}")
-    # Only the paid API spends money per token; a local server or stand-in costs GPU/CPU time instead.
-    guard = SpendGuard(price if endpoint.served_by == "openai" else None, spend_cap_usd)
-    run = _Run(endpoint, timeout_s=timeout_s, max_attempts=max_attempts, guard=guard, pacer=Pacer(rpm, tpm),
-               policy=policy, breaker=breaker, log=log)
-    timing: dict = {}
-    try:
-        if pending:
-            for i in range(warmup):  # same first request, results discarded, before any clock starts
-                _, err = await run.call(pending[0][0], f"warm-up {i + 1}/{warmup}")
-                if err:
-                    log(f"warm-up {i + 1}/{warmup} failed: {err[:200]}")
-
-            async def one(request: PredictionRequest, rhash: str, phase: list) -> None:
-                result, error = await run.call(request, request.example_id)
-                if result is None and error is None:
-                    return  # spend cap: not done, no row
-                row = make_row(request, rhash, endpoint, task_id=task_id, model_id=model_id,
-                               condition=condition, result=result, error=error)
-                store.append(row)
-                done[rhash] = row
-                phase.append(row)
-                if error:
-                    log(f"{request.example_id}: error row: {error[:300]}")
-
-            n_probe = min(latency_probe, len(pending)) if concurrency > 1 else len(pending)
-            probe_rows: list[dict] = []
-            bulk_rows: list[dict] = []
-            t0 = time.perf_counter()
-            for request, rhash in pending[:n_probe]:
-                await one(request, rhash, probe_rows)
-            t1 = time.perf_counter()
-            sem = asyncio.Semaphore(concurrency)
-
-            async def bounded(request: PredictionRequest, rhash: str) -> None:
-                async with sem:
-                    await one(request, rhash, bulk_rows)
-
-            await asyncio.gather(*(bounded(r, h) for r, h in pending[n_probe:]))
-            t2 = time.perf_counter()
-            measured = bulk_rows if bulk_rows else probe_rows
-            timing = {"wall_s": t2 - t0, **throughput(measured, (t2 - t1) if bulk_rows else (t1 - t0)),
-                      **latency_summary(probe_rows)}
-    finally:
-        await run.client.close()
-
-    rows = [done[h] for h in hashes if h in done]
-    if store.corrupt or any(h in existing and done.get(h) is not existing[h] for h in hashes):
-        # An earlier error row was superseded, or corrupt lines were skipped: rewrite one row per hash (rows of
-        # other requests are kept; corrupt lines go to the .corrupt sidecar).
-        store.rewrite(list({**existing, **done}.values()))
-    sidecar = store_path.with_name(store_path.name + ".run.json")
-    if not timing and sidecar.exists():  # nothing called: keep the timings measured when the rows were made
-        previous = json.loads(sidecar.read_text(encoding="utf-8"))
-        timing = {k: previous.get(k) for k in TIMING_KEYS}
-    run_info = {**{k: None for k in TIMING_KEYS}, **timing, "concurrency": concurrency, "latency_concurrency": 1,
-                "calls_made": run.calls, "retries": run.retries, "cache_hits": cache_hits,
-                "spend_usd": guard.spent, "stopped_early": run.stopped, "served_by": endpoint.served_by,
-                "stand_in": endpoint.stand_in, "rows_done": len(rows), "rows_total": len(requests),
-                "errors": sum(1 for r in rows if r["error"] is not None)}
-    if run.calls:
-        write_text(sidecar, json.dumps(run_info, indent=2, sort_keys=True))
+        existing = store.load()
+        done = answered(existing, hashes, retry_errors)
+        cache_hits = len(done)
+        pending = [(r, h) for r, h in zip(requests, hashes) if h not in done]
+        log(f"{label}: {len(requests)} requests, {cache_hits} cached, {len(pending)} to call on "
+            f"{endpoint.served_by}{' (stand-in)' if endpoint.stand_in else ''}")
+        # Only the paid API spends money per token; a local server or stand-in costs GPU/CPU time instead.
+        guard = SpendGuard(price if endpoint.served_by == "openai" else None, spend_cap_usd, ledger)
+        run = _Run(endpoint, timeout_s=timeout_s, max_attempts=max_attempts, guard=guard, pacer=Pacer(rpm, tpm),
+                   policy=retry_policy or RetryPolicy(), breaker=breaker or CircuitBreaker(), log=log)
+        session = asyncio.run(_call_pending(
+            run, pending, store, done, warmup=warmup, concurrency=concurrency, latency_probe=latency_probe,
+            make=partial(make_row, endpoint=endpoint, task_id=task_id, model_id=model_id, condition=condition)))
+        rows = [done[h] for h in hashes if h in done]
+        if store.corrupt or any(h in existing and done.get(h) is not existing[h] for h in hashes):
+            # An earlier error row was superseded, or corrupt lines were skipped: rewrite one row per hash (rows
+            # of other requests are kept; corrupt lines go to the .corrupt sidecar).
+            store.rewrite(list({**existing, **done}.values()))
+        sidecar = store.path.with_name(store.path.name + ".run.json")
+        previous = read_json(sidecar) if sidecar.exists() else None
+        total = measured.merge((previous or {}).get("measured"), measured.measure(
+            {"identity": endpoint.identity, "concurrency": concurrency}, *session)) if session else None
+        if total is not None:
+            timing = measured.timing(total)
+        else:  # nothing called: keep the timings measured when the rows were made
+            timing = {k: (previous or {}).get(k) for k in TIMING_KEYS}
+            total = (previous or {}).get("measured")
+        run_info = {**timing, "concurrency": concurrency, "latency_concurrency": 1,
+                    "calls_made": run.calls, "retries": run.retries, "cache_hits": cache_hits,
+                    "spend_usd": guard.spent, "spend_unconfirmed_usd": guard.unconfirmed,
+                    "stopped_early": run.stopped, "served_by": endpoint.served_by, "stand_in": endpoint.stand_in,
+                    "rows_done": len(rows), "rows_total": len(requests),
+                    "errors": sum(1 for r in rows if r["error"] is not None)}
+        if run.calls:
+            write_json(sidecar, {**run_info, "measured": total}, indent=2, sort_keys=True)
     result = {"rows": rows, "run": run_info}
     if run.stopped:
-        message = (f"{task_id}/{model_id}__{condition}: {run.stopped}; {len(rows)}/{len(requests)} rows done "
-                   f"and saved in {store_path}; rerun with a higher cap to finish")
+        message = (f"{label}: {run.stopped}; {len(rows)}/{len(requests)} rows done "
+                   f"and saved in {store.path}; rerun with a higher cap to finish")
         log(message)
         raise SpendCapReached(message, result)
-    log(f"{task_id}/{model_id}__{condition}: done, {len(rows)} rows ({run_info['errors']} errors), "
-        f"{run.calls} calls, {cache_hits} cache hits, ${guard.spent:.4f}")
+    log(f"{label}: done, {len(rows)} rows ({run_info['errors']} errors), {run.calls} calls, "
+        f"{cache_hits} cache hits, ${guard.spent:.4f}")
     return result
+
+
+async def _call_pending(run: _Run, pending: list[tuple[PredictionRequest, str]], store: PredictionStore,
+                        done: dict[str, dict], *, warmup: int, concurrency: int, latency_probe: int,
+                        make: Callable[..., dict]) -> tuple[float, dict] | None:
+    """Warm up, probe latency one at a time, then the bulk at ``concurrency``; each row is stored as it completes.
+    Returns (wall seconds, {phase: (rows, busy seconds)}) for ``measured.measure``, or None when nothing was due."""
+    try:
+        if not pending:
+            return None
+        for i in range(warmup):  # same first request, results discarded, before any clock starts
+            _, err = await run.call(pending[0][0], f"warm-up {i + 1}/{warmup}")
+            if err:
+                run.log(f"warm-up {i + 1}/{warmup} failed: {err[:200]}")
+
+        async def one(request: PredictionRequest, rhash: str, phase: list) -> None:
+            result, error = await run.call(request, request.example_id)
+            if result is None and error is None:
+                return  # spend cap: not done, no row
+            row = make(request, rhash, result=result, error=error)
+            store.append(row)
+            done[rhash] = row
+            phase.append(row)
+            if error:
+                run.log(f"{request.example_id}: error row: {error[:300]}")
+
+        n_probe = min(latency_probe, len(pending)) if concurrency > 1 else len(pending)
+        probe_rows: list[dict] = []
+        bulk_rows: list[dict] = []
+        t0 = time.perf_counter()
+        for request, rhash in pending[:n_probe]:
+            await one(request, rhash, probe_rows)
+        t1 = time.perf_counter()
+        sem = asyncio.Semaphore(concurrency)
+
+        async def bounded(request: PredictionRequest, rhash: str) -> None:
+            async with sem:
+                await one(request, rhash, bulk_rows)
+
+        await asyncio.gather(*(bounded(r, h) for r, h in pending[n_probe:]))
+        t2 = time.perf_counter()
+        return t2 - t0, {"probe": (probe_rows, t1 - t0), "bulk": (bulk_rows, t2 - t1)}
+    finally:
+        await run.client.close()
