@@ -142,3 +142,22 @@ def test_the_check_passes_when_sync_is_off(tmp_path):
     [evaluation] = result.get_asset_check_evaluations()
     assert evaluation.passed is True and evaluation.description == "hub sync off"
     assert not (settings.repo_root / "data/smoke/.hub").exists()  # sync off writes nothing beyond the artifact
+
+
+def test_hydration_refuses_a_tampered_partition_and_pulls_the_rest(tmp_path):
+    mirror = tmp_path / "mirror"
+    first = _settings(tmp_path / "a", enabled=True)
+    for task in ("fpb", "mbpp"):
+        _run(["prepared_splits"], task, artifact_io_managers(first, {MIRROR_ENV: str(mirror)}))
+    tampered = mirror / "datasets/baseweight-ai/baseweight-bench-artifacts/smoke/prepared_splits/fpb.json"
+    tampered.write_text('{"task": "fpb", "rows": [666]}')
+
+    second = _settings(tmp_path / "b", enabled=True)
+    defs = dg.Definitions(assets=[prepared_splits, task_summary],
+                          resources=artifact_io_managers(second, {MIRROR_ENV: str(mirror)}))
+    refused: list[str] = []
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert hydrate_from_hub(defs, instance, log=lambda _m: None, refused=refused) == {"prepared_splits": ["mbpp"]}
+        assert instance.get_materialized_partitions(dg.AssetKey("prepared_splits")) == {"mbpp"}
+    assert len(refused) == 1 and refused[0].startswith("prepared_splits[fpb]: ") and "does not match" in refused[0]
+    assert not (second.repo_root / "data/smoke/prepared_splits/fpb.json").exists()
