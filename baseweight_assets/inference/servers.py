@@ -3,6 +3,12 @@
 Each runs in its own process group on a free 127.0.0.1 port, logs to a file, is polled on /health until it
 answers (or dies, or times out), and the whole group is killed on exit: no process is left behind, also on
 KeyboardInterrupt or an exception while starting.
+
+The step may also die without running any exit code (``kill -9``, the OOM killer). Two guards cover that:
+- the group's leader is ``server_watchdog.py``, which takes the group down when its parent (the step) dies;
+- a pidfile next to the server log (``<log>.pid``) records the group's processes by pid and start time, and the
+  next server started with that log (the next step of the partition) first stops those that still run, in case
+  the watchdog itself was killed. A recorded pid is acted on only while it is still the same process.
 """
 
 from __future__ import annotations
@@ -17,10 +23,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+
+import psutil
+
+from baseweight_assets.storage.atomic import read_json, write_json
+from baseweight_assets.storage.liveness import is_running, machine_token, process_token, start_centis, token_is_running
 
 _OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
                 "TOKENIZERS_PARALLELISM": "false"}
+_WATCHDOG = Path(__file__).with_name("server_watchdog.py")
+PIDFILE_SUFFIX = ".pid"
 # vLLM's --max-lora-rank accepts only these values.
 _VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -50,16 +64,85 @@ def _log_tail(path: Path, n: int = 2000) -> str:
         return "<no log>"
 
 
+def pidfile_for(log_path: Path) -> Path:
+    """Where the server logging to ``log_path`` records its processes."""
+    return Path(log_path).with_name(Path(log_path).name + PIDFILE_SUFFIX)
+
+
+def _group_members(leader_pid: int) -> list[list[int]]:
+    """[pid, start centis] of the leader and every descendant (the server and its workers)."""
+    try:
+        procs = [psutil.Process(leader_pid), *psutil.Process(leader_pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+    return [[p.pid, started] for p in procs if (started := start_centis(p.pid)) is not None]
+
+
+def cleanup_stale_server(pidfile: Path, log: Callable[[str], None] = print, grace_s: float = 5.0) -> list[int]:
+    """Stop what a dead step's server left running, as recorded in ``pidfile``; return the pids signalled.
+
+    Nothing is done when the pidfile's owner (the step) still runs, or when it was written on another machine or
+    before a reboot. Otherwise every recorded process that is still the same process (pid and start time) gets
+    SIGTERM, then SIGKILL after ``grace_s``; when the recorded leader is still itself, its whole process group
+    does (workers started after the record included). The pidfile is removed once nothing recorded runs.
+    """
+    pidfile = Path(pidfile)
+    if not pidfile.exists():
+        return []
+    try:
+        record = read_json(pidfile)
+        pgid, members, owner = int(record["pgid"]), record["members"], record["owner"]
+    except (ValueError, KeyError, TypeError):
+        log(f"{pidfile}: unreadable server pidfile removed")
+        pidfile.unlink(missing_ok=True)
+        return []
+    if record.get("machine") != machine_token() or token_is_running(owner):
+        return []  # another host's or another boot's server, or its step is alive and owns it
+    alive = [psutil.Process(pid) for pid, started in members if is_running(pid, started)]
+    signalled = [p.pid for p in alive]
+    leader_alive = pgid in signalled
+    if alive:
+        log(f"{pidfile}: stopping a server left behind by a dead step (pids {signalled}, "
+            f"command {' '.join(record.get('command', []))[:200]})")
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not alive:
+            break
+        # SIGCONT after SIGTERM: a stopped process would otherwise hold the signal until the SIGKILL
+        for s in (sig, signal.SIGCONT) if sig == signal.SIGTERM else (sig,):
+            if leader_alive:
+                try:
+                    os.killpg(pgid, s)
+                except ProcessLookupError:
+                    leader_alive = False
+            for proc in alive:
+                try:
+                    proc.send_signal(s)
+                except psutil.NoSuchProcess:
+                    pass
+        _, alive = psutil.wait_procs(alive, timeout=grace_s if sig == signal.SIGTERM else 5.0)
+    if not alive:
+        pidfile.unlink(missing_ok=True)
+    return signalled
+
+
+def sweep_stale_servers(folder: Path, log: Callable[[str], None] = print) -> list[int]:
+    """``cleanup_stale_server`` for every server pidfile under ``folder`` (e.g. the results' logs/ at run start)."""
+    return [pid for path in sorted(Path(folder).rglob(f"*{PIDFILE_SUFFIX}")) for pid in cleanup_stale_server(path, log)]
+
+
 class ManagedServer:
-    """Start ``command`` (a list) in a new session, wait for ``/health``, kill the process group on exit."""
+    """Start ``command`` (a list) under the watchdog in a new session, wait for ``/health``, kill the process
+    group on exit; a server a dead step left with the same log is stopped first (see the module docstring)."""
 
     def __init__(self, command: list[str], log_path: Path, *, host: str, port: int, startup_timeout_s: float,
-                 env: dict | None = None, name: str = "server") -> None:
+                 env: dict | None = None, name: str = "server", stop_grace_s: float = 10.0,
+                 log: Callable[[str], None] = print) -> None:
         self.command, self.log_path, self.host, self.port = command, Path(log_path), host, port
-        self.startup_timeout_s, self.name = startup_timeout_s, name
+        self.startup_timeout_s, self.name, self.stop_grace_s, self.log = startup_timeout_s, name, stop_grace_s, log
         self.env = {**os.environ, **_OFFLINE_ENV, **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.base_url = f"http://{host}:{port}/v1"
+        self.pidfile = pidfile_for(self.log_path)
 
     def _healthy(self) -> bool:
         try:
@@ -68,15 +151,24 @@ class ManagedServer:
         except (urllib.error.URLError, OSError):
             return False
 
+    def _record(self) -> None:
+        """Write the pidfile: this group's processes now, by pid and start time, and the step that owns them."""
+        write_json(self.pidfile, {"pgid": self.proc.pid, "members": _group_members(self.proc.pid),
+                                  "owner": process_token(), "machine": machine_token(), "command": self.command,
+                                  "port": self.port}, indent=2)
+
     def __enter__(self) -> ManagedServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        cleanup_stale_server(self.pidfile, self.log)
         log = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(_WATCHDOG), str(os.getpid()), str(self.stop_grace_s), "--", *self.command],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             log.close()
         try:
+            self._record()
             deadline = time.monotonic() + self.startup_timeout_s
             while not self._healthy():
                 if self.proc.poll() is not None:
@@ -86,6 +178,7 @@ class ManagedServer:
                     raise ServerStartError(f"{self.name} not healthy after {self.startup_timeout_s}s; "
                                            f"log {self.log_path}:\n{_log_tail(self.log_path)}")
                 time.sleep(0.25)
+            self._record()  # again, now that the server has started its workers
         except BaseException:
             self.stop()
             raise
@@ -94,12 +187,13 @@ class ManagedServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def stop(self, grace_s: float = 10.0) -> None:
+    def stop(self, grace_s: float | None = None) -> None:
         if self.proc is None:
             return
-        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        grace_s = self.stop_grace_s if grace_s is None else grace_s
+        for sig, wait in ((signal.SIGTERM, grace_s + 2.0), (signal.SIGKILL, 5.0)):
             try:
-                os.killpg(self.proc.pid, sig)  # the group: uvicorn / vLLM engine workers too
+                os.killpg(self.proc.pid, sig)  # the group: watchdog, uvicorn / vLLM engine workers too
             except ProcessLookupError:
                 break
             try:
@@ -111,6 +205,11 @@ class ManagedServer:
             except subprocess.TimeoutExpired:
                 continue
             break
+        try:
+            if read_json(self.pidfile).get("pgid") == self.proc.pid:
+                self.pidfile.unlink(missing_ok=True)
+        except (OSError, ValueError, AttributeError):
+            pass
         self.proc = None
 
 

@@ -1,4 +1,7 @@
+import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,8 +15,12 @@ from baseweight_assets.inference.endpoint import Endpoint, resolve_api_endpoint
 from baseweight_assets.inference.requests import build_requests
 from baseweight_assets.inference.runner import run_predictions
 from baseweight_assets.inference.servers import (ManagedServer, ServerStartError, TransformersServer,
+                                                 cleanup_stale_server, free_port, pidfile_for, sweep_stale_servers,
                                                  vllm_serve_command)
+from baseweight_assets.storage.atomic import write_json
+from baseweight_assets.storage.liveness import machine_token, process_token, start_centis
 
+HERE = Path(__file__).resolve().parent
 REPO = Path(__file__).resolve().parents[2]
 SMOLLM = REPO / ".cache" / "models" / "smollm2-135m"
 
@@ -93,6 +100,101 @@ def test_keyboard_interrupt_while_starting_kills_the_group(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         server.__enter__()
     assert real_healthy and _gone(pids[0])
+
+
+def _start_step(tmp_path: Path) -> tuple[subprocess.Popen, dict, Path]:
+    """A child 'step' that started a server (watchdog -> server -> worker) and now waits to be killed."""
+    log, pids = tmp_path / "logs" / "serve.log", tmp_path / "pids.json"
+    child = subprocess.Popen([sys.executable, str(HERE / "inf_kill_child.py"), "--server", str(log), str(pids)],
+                             env={**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{REPO}"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not pids.exists():
+        assert child.poll() is None, child.stderr.read()
+        assert time.monotonic() < deadline, "the step never reported a healthy server"
+        time.sleep(0.05)
+    return child, json.loads(pids.read_text()), log
+
+
+def _kill9(proc: subprocess.Popen) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    proc.stderr.close()
+
+
+def _next_server(log: Path, logs: list[str]) -> ManagedServer:
+    port = free_port()
+    return ManagedServer([sys.executable, str(HERE / "inf_health_server.py"), str(port)], log, host="127.0.0.1",
+                         port=port, startup_timeout_s=60, stop_grace_s=2.0, log=logs.append)
+
+
+def test_a_step_killed_with_sigkill_leaves_no_server_running(tmp_path):
+    step, pids, _ = _start_step(tmp_path)
+    assert not any(_dead(pids[k]) for k in ("watchdog", "server", "worker"))
+    _kill9(step)
+    # the watchdog hears of its parent's death (PR_SET_PDEATHSIG) and takes the whole group down
+    assert all(_gone(pids[k], 15) for k in ("watchdog", "server", "worker")), pids
+
+
+def test_next_step_stops_a_server_whose_watchdog_could_not_act(tmp_path):
+    step, pids, log = _start_step(tmp_path)
+    os.kill(pids["watchdog"], signal.SIGSTOP)  # frozen: it cannot react when its step dies
+    try:
+        _kill9(step)
+        time.sleep(0.5)
+        assert not _dead(pids["server"]) and not _dead(pids["worker"])  # left behind, holding port and memory
+        logs: list[str] = []
+        with _next_server(log, logs) as server:  # the next step of the partition, same log
+            assert all(_gone(pids[k], 10) for k in ("watchdog", "server", "worker")), pids
+            assert server._healthy()
+            assert any("left behind by a dead step" in m and str(pids["worker"]) in m for m in logs), logs
+        assert not pidfile_for(log).exists()  # a clean stop removes its own record
+    finally:
+        for pid in pids.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_workers_orphaned_by_a_killed_watchdog_are_stopped_by_the_sweep(tmp_path):
+    step, pids, log = _start_step(tmp_path)
+    os.kill(pids["watchdog"], signal.SIGKILL)  # the server dies with it (its own death signal) ...
+    _kill9(step)
+    assert _gone(pids["server"], 10)
+    try:
+        assert not _dead(pids["worker"])  # ... but its worker was re-parented and lives on
+        logs: list[str] = []
+        assert sweep_stale_servers(tmp_path / "logs", logs.append) == [pids["worker"]]
+        assert _gone(pids["worker"], 10) and not pidfile_for(log).exists()
+    finally:
+        try:
+            os.kill(pids["worker"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_a_pidfile_is_acted_on_only_for_the_same_process_and_a_dead_owner(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    pidfile = tmp_path / "serve.log.pid"
+    dead_owner = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                                text=True).stdout.strip()
+    started = start_centis(sleeper.pid)
+    try:
+        record = {"pgid": sleeper.pid, "owner": f"{dead_owner}-1-{machine_token()}", "machine": machine_token(),
+                  "command": ["vllm", "serve"]}
+        write_json(pidfile, {**record, "members": [[sleeper.pid, started - 500]]})  # the pid was reused since
+        assert cleanup_stale_server(pidfile, lambda m: None) == [] and not _dead(sleeper.pid)
+        write_json(pidfile, {**record, "owner": process_token(), "members": [[sleeper.pid, started]]})
+        assert cleanup_stale_server(pidfile, lambda m: None) == [] and not _dead(sleeper.pid)  # its step lives
+        write_json(pidfile, {**record, "machine": "0badf00d", "members": [[sleeper.pid, started]]})
+        assert cleanup_stale_server(pidfile, lambda m: None) == [] and not _dead(sleeper.pid)  # another host's
+        write_json(pidfile, {**record, "members": [[sleeper.pid, started]]})
+        assert cleanup_stale_server(pidfile, lambda m: None) == [sleeper.pid]
+        assert _gone(sleeper.pid) and not pidfile.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_vllm_command_loads_every_adapter_with_the_right_rank(tmp_path):
