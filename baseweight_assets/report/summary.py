@@ -24,7 +24,8 @@ from baseweight_assets.scoring.stats import compare_cells
 from baseweight_assets.variants import split_variant
 
 METRIC_LABELS = {"weighted_f1": "Weighted F1", "macro_f1": "Macro F1", "accuracy": "Accuracy",
-                 "token_f1": "Token F1", "pass_at_1": "pass@1"}
+                 "token_f1": "Token F1", "pass_at_1": "pass@1",
+                 "multi_span_f1": "Multi-span F1"}
 ACCURACY_BASIS = {
     "classification": "accuracy (share of messages given the gold label)",
     "multiple_choice": "accuracy (share of questions answered with the gold option)",

@@ -1,28 +1,40 @@
-"""Error categories: exactly one per scored question, assigned by a fixed priority (first match wins).
+"""Error categories: exactly one per sampled question, decided in a fixed order (first match wins).
 
-classification / multiple choice: api_error > empty > refusal > format_violation > wrong_class > correct
-  - api_error: the request failed (row ``error`` set).
-  - empty: the output is blank.
+Every task type starts the same way:
+  - missing: the question has no prediction row, or a request of it failed (row ``error`` set; for CUAD any
+    window). Its answer is unknown: ``score`` counts it here and leaves it out of every metric.
+  - a success category (``SUCCESS``) when the answer is right; a success is never relabelled below.
+  - truncated: the output stopped at the token limit (``finish_reason == "length"``; CUAD: any window) and
+    the answer is not a success. It explains the failure better than what the cut text looks like.
+
+classification / multiple choice: missing > correct > truncated > empty > refusal > format_violation > wrong_class
+  - empty: the output is blank (never a success, never a refusal).
   - refusal: no parseable answer AND a refusal phrase (``REFUSAL_PHRASES``, case-insensitive). An output
-    that does name a valid answer is scored as that answer even if it hedges ("I can't be sure, but B").
+    that does name a valid answer is scored as that answer even if it hedges ("I can't be sure, but B"
+    for multiple choice; closed labels reject hedges, see ``parsing``).
   - format_violation: no parseable answer (see ``parsing``).
   - wrong_class / correct: the parsed answer differs from / equals the gold label.
-extraction (CUAD, per question after window aggregation):
-  api_error > not_applicable > hallucinated > missed > hallucinated (text) > correct > partial
-  - api_error: every window of the question failed.
-  - not_applicable: no clause exists and the model abstained (scores 1).
-  - hallucinated: answered although no clause exists, OR the answer's normalised text does not occur in
-    the window/contract text it was given (checked only when that text is known).
-  - missed: abstained although a clause exists (the original mislabelled these as hallucinated).
-  - correct: token F1 >= 0.9; partial: any other answer made of real contract text (incl. a wrong span).
-code (MBPP): api_error > syntax_error > runtime_error > timeout > wrong_answer > pass (the sandbox status).
+extraction (CUAD, per question after window aggregation, see ``extraction``):
+  missing > not_applicable > correct > truncated > empty > missed > hallucinated > partial > wrong_span
+  - not_applicable: no clause exists and every window abstained (a success).
+  - correct: a clause exists, multi-span F1 >= 0.9 and every span is contract text (a success).
+  - empty: no window found a span and some window's output was blank (or only list markers and
+    quotes). Never an abstention: a blank answer does not say "no clause".
+  - missed: every window abstained although a clause exists.
+  - hallucinated: spans although no clause exists, OR a span whose normalised text occurs in none of the
+    question's windows (checked only when the window text is known).
+  - partial: some predicted span shares a SQuAD-normalised token with a gold span (multi-span F1 > 0);
+    wrong_span: real contract text with no token in common with any gold span.
+code (MBPP): missing > pass > truncated > syntax_error > runtime_error > timeout > wrong_answer (sandbox status).
+``count_categories`` lists the counts with failures first and successes last (the tuples below).
 """
 
 from __future__ import annotations
 
-CLASSIFICATION = ("api_error", "empty", "refusal", "format_violation", "wrong_class", "correct")
-EXTRACTION = ("api_error", "not_applicable", "hallucinated", "missed", "correct", "partial")
-CODE = ("api_error", "syntax_error", "runtime_error", "timeout", "wrong_answer", "pass")
+CLASSIFICATION = ("missing", "truncated", "empty", "refusal", "format_violation", "wrong_class", "correct")
+EXTRACTION = ("missing", "truncated", "empty", "missed", "hallucinated", "wrong_span", "partial",
+              "not_applicable", "correct")
+CODE = ("missing", "truncated", "syntax_error", "runtime_error", "timeout", "wrong_answer", "pass")
 
 # The categories that count as a right answer (cost per 1k correct, correct share): a correct label, a passing
 # program, a correct CUAD extraction or a correct abstention where no clause exists.
@@ -47,19 +59,36 @@ def is_refusal(output: str) -> bool:
     return any(phrase in text for phrase in REFUSAL_PHRASES)
 
 
-def label_category(output: str, error: str | None, parsed: str | None, gold: str) -> str:
-    """Category of one classification / multiple-choice row (priority in the module docstring)."""
-    if error:
-        return "api_error"
+def is_truncated(row: dict) -> bool:
+    """The row's generation stopped at the token limit."""
+    return row.get("finish_reason") == "length"
+
+
+def label_category(output: str, error: str | None, parsed: str | None, gold: str,
+                   finish_reason: str | None = None) -> str:
+    """Category of one classification / multiple-choice row (order in the module docstring)."""
+    if error is not None:
+        return "missing"
+    if parsed is not None and parsed == gold:
+        return "correct"
+    if finish_reason == "length":
+        return "truncated"
     if not output.strip():
         return "empty"
     if parsed is None:
         return "refusal" if is_refusal(output) else "format_violation"
-    return "correct" if parsed == gold else "wrong_class"
+    return "wrong_class"
+
+
+def code_category(status: str, finish_reason: str | None = None) -> str:
+    """Category of one MBPP sample from its sandbox status (order in the module docstring)."""
+    if status != "pass" and finish_reason == "length":
+        return "truncated"
+    return status
 
 
 def count_categories(task_type: str, categories: list[str]) -> dict[str, int]:
-    """Counts for every category of the task type (zeros included), in priority order."""
+    """Counts for every category of the task type (zeros included), failures first, successes last."""
     counts = dict.fromkeys(BY_TASK_TYPE[task_type], 0)
     for category in categories:
         if category not in counts:

@@ -25,13 +25,13 @@ def check_gold(gold: object, where: str) -> dict:
 
 
 def execute_rows(rows: list[dict], golds: list[dict], limits: SandboxLimits, workers: int | None) -> list[str]:
-    """Sandbox status (or "api_error") for each row, in order; failed requests are not executed."""
-    todo = [i for i, r in enumerate(rows) if not r.get("error")]
+    """Sandbox status (or "missing") for each row, in order; failed requests are not executed."""
+    todo = [i for i, r in enumerate(rows) if r.get("error") is None]
     results = run_programs(
         [extract_code(rows[i].get("output") or "") for i in todo], limits, workers,
         tests=[golds[i]["test_list"] for i in todo], setups=[golds[i]["test_setup_code"] for i in todo],
     )
-    statuses = ["api_error"] * len(rows)
+    statuses = ["missing"] * len(rows)
     for i, res in zip(todo, results):
         statuses[i] = res.status
     return statuses

@@ -1,27 +1,43 @@
-"""CUAD scoring: window aggregation, SQuAD v2 token F1, answer detection and confidence-ranked metrics.
+"""CUAD scoring: window aggregation, multi-span F1, SQuAD v2 token F1, answer detection and ranked metrics.
 
-Window aggregation (``aggregate_windows``), per question over its windows in window order:
-  1. Windows with an API error are dropped; if none is left the question is an ``api_error``.
-  2. Each window's output is parsed (``parsing.parse_extraction``): an answer, or "" (abstention).
-  3. No answering window -> the question abstains. No abstaining window -> the answering window with the
-     highest ``avg_logprob`` wins (ties, or no log-probabilities: the most frequent answer, then the
-     earliest window).
-  4. Answers and abstentions both present, every window has ``avg_logprob``: the most confident answer
-     wins only if its ``avg_logprob`` is strictly higher than the MEAN ``avg_logprob`` of the abstaining
-     windows (the abstentions' evidence); otherwise the question abstains.
-  5. Answers and abstentions both present, some log-probability missing: majority vote -- the question
-     is answered only if strictly more windows answer than abstain (then by the most frequent answer,
-     earliest window first); a tie or an abstaining majority abstains.
-  So one hallucinating window never overrides eleven abstentions unless it is more confident than they are.
-Token F1 is the official SQuAD v2 definition (lower case, drop punctuation, drop a/an/the, collapse
-whitespace; multiset token overlap; both empty = 1, one empty = 0), maximised over the gold spans; an
-absent clause (no gold span) scores 1 for an abstention and 0 for any answer.
-Confidence-ranked metrics (CUAD paper style): questions sorted by ``avg_logprob`` descending (stable);
-walking down, each ANSWERED question is accepted; a hit is an accepted question whose clause exists and
-whose token F1 >= 0.5. recall = hits / #questions with a clause, precision = hits / #accepted. AUPR is
-the trapezoid area over recall with the point (0, first precision) prepended; precision@80% recall is
-the highest precision at recall >= 0.8. Both are None (with a note) when any answered question lacks a
-log-probability, or no question has one: ranking them arbitrarily would invent a number.
+Spans: a window's output is split into spans by ``parsing.split_spans`` (one per non-blank line, list
+markers and wrapping quotes removed, abstention lines give none).
+
+Window aggregation (``aggregate_windows``), per question over its window rows in window order:
+  1. Any window whose request failed (``error`` is not None) makes the question MISSING: its answer is
+     unknown, so it is neither right nor wrong (``score`` leaves it out of every statistic).
+  2. The question's spans are the UNION of the spans of all its windows, in window order, each kept once
+     (duplicates compared after SQuAD normalisation, ``normalize_answer``).
+  3. It abstains only when every window abstains (an abstention output, ``parsing.is_abstention``). A
+     window with no span that did not abstain is blank (an empty output, or only markers and quotes).
+  4. Its confidence, for the ranked metrics, is the HIGHEST ``avg_logprob`` among the windows that found
+     spans; None when any of those windows has none (the provider gave no log-probabilities).
+  No vote and no log-probability contest: abstaining windows are expected (the clause sits in one window
+  of twelve), so they can never silence a clause another window found.
+
+Multi-span F1 (``multi_span_f1``, the headline): DROP's rule (Dua et al. 2019, the official
+drop_eval.py ``_align_bags``): predicted and gold spans are aligned one-to-one so that the total pairwise
+SQuAD v2 token F1 is maximal (``scipy.optimize.linear_sum_assignment``); the question scores the matched
+sum divided by max(#predicted, #gold), so every extra or missing span costs. Both lists are first
+de-duplicated after SQuAD normalisation (an output line cannot say where in the contract a repeated text
+sits). No gold and no span scores 1; exactly one of them empty scores 0. Differences from drop_eval.py:
+the pairwise score is SQuAD v2's multiset token F1 (DROP uses bags of tokens and a number-match rule).
+A question with no span only counts as "no span" when it abstained: if some window was blank
+(``question_scores``) it scores 0 on every F1, clause or not.
+
+SQuAD F1 (``squad_f1``, secondary, comparable with published SQuAD/CUAD-QA numbers): the official SQuAD
+v2 ``compute_f1`` (lower case, drop punctuation, drop a/an/the, collapse whitespace; multiset token
+overlap; both empty = 1, one empty = 0), maximised over the gold spans, of ONE prediction string: the
+predicted spans joined by a single space ("" when there is none). An absent clause is the gold "".
+
+Answer detection: a question is answered when it has a span; detection precision / recall / F1 count it
+against "a clause exists" (gold non-empty).
+Ranked metrics (CUAD paper style): questions sorted by confidence descending (stable); walking down, each
+ANSWERED question is accepted; a hit is an accepted question whose clause exists and whose multi-span F1
+>= 0.5. recall = hits / #questions with a clause, precision = hits / #accepted. AUPR is the trapezoid
+area over recall with the point (0, first precision) prepended; precision@80% recall is the highest
+precision at recall >= 0.8. Both are None (with a note) when any answered question lacks a confidence,
+or no question has one: ranking them arbitrarily would invent a number.
 """
 
 from __future__ import annotations
@@ -30,7 +46,11 @@ import re
 import string
 from collections import Counter
 
-from baseweight_assets.scoring.parsing import parse_extraction
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from baseweight_assets.scoring.categories import is_truncated
+from baseweight_assets.scoring.parsing import is_abstention, split_spans
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
@@ -56,8 +76,42 @@ def _f1(gold: str, pred: str) -> float:
 
 
 def token_f1(pred: str, golds: list[str]) -> float:
-    """Max SQuAD v2 F1 over the gold spans; ``golds == []`` means the clause is absent (gold "")."""
+    """Max SQuAD v2 F1 of one prediction string over the gold spans; ``golds == []`` means gold ""."""
     return max(_f1(g, pred) for g in (golds or [""]))
+
+
+def squad_f1(pred_spans: list[str], golds: list[str]) -> float:
+    """SQuAD v2 F1 of the predicted spans joined by a space (module docstring)."""
+    return token_f1(" ".join(pred_spans), golds)
+
+
+def unique_spans(spans: list[str]) -> list[str]:
+    """The spans in order, each kept once: a later span equal to an earlier one after normalisation is dropped."""
+    seen, out = set(), []
+    for span in spans:
+        key = normalize_answer(span)
+        if key not in seen:
+            seen.add(key)
+            out.append(span)
+    return out
+
+
+def multi_span_f1(pred_spans: list[str], gold_spans: list[str]) -> float:
+    """DROP's one-to-one aligned multi-span F1 with SQuAD v2 token F1 per pair (module docstring)."""
+    pred, gold = unique_spans(pred_spans), unique_spans(gold_spans)
+    if not pred or not gold:
+        return float(not pred and not gold)
+    scores = np.array([[_f1(g, p) for p in pred] for g in gold])
+    rows, cols = linear_sum_assignment(scores, maximize=True)
+    return float(scores[rows, cols].sum() / max(len(pred), len(gold)))
+
+
+def question_scores(agg: dict, golds: list[str]) -> tuple[float, float]:
+    """(multi-span F1, SQuAD F1) of an aggregated question. A question with no span that did not abstain
+    (some window blank) scores 0 on both even when no clause exists: a blank output does not say "none"."""
+    if not agg["spans"] and not agg["abstained"]:
+        return 0.0, 0.0
+    return multi_span_f1(agg["spans"], golds), squad_f1(agg["spans"], golds)
 
 
 def in_context(answer: str, context: str) -> bool:
@@ -66,55 +120,54 @@ def in_context(answer: str, context: str) -> bool:
     return bool(norm) and f" {norm} " in f" {normalize_answer(context)} "
 
 
-def _most_frequent_first(windows: list[dict]) -> dict:
-    counts = Counter(normalize_answer(w["answer"]) for w in windows)
-    top = max(counts.values())
-    return next(w for w in windows if counts[normalize_answer(w["answer"])] == top)
-
-
 def aggregate_windows(rows: list[dict]) -> dict:
-    """One question's window rows -> {"answer", "avg_logprob", "error", "window_id", "n_windows", "rule"}."""
-    ok = [r for r in rows if not r.get("error")]
-    base = {"n_windows": len(rows), "error": None}
-    if not ok:
-        return {**base, "answer": "", "avg_logprob": None, "window_id": None, "rule": "all_windows_failed",
-                "error": next((r["error"] for r in rows if r.get("error")), "no prediction rows")}
-    windows = [{"id": r.get("id"), "answer": parse_extraction(r.get("output") or ""),
-                "conf": r.get("avg_logprob")} for r in ok]
-    answers = [w for w in windows if w["answer"]]
-    abstains = [w for w in windows if not w["answer"]]
-    have_conf = all(isinstance(w["conf"], (int, float)) for w in windows)
+    """One question's window rows (in window order) -> the question's answer (rules in the module docstring).
 
-    def pick(w: dict, rule: str) -> dict:
-        return {**base, "answer": w["answer"], "avg_logprob": w["conf"], "window_id": w["id"], "rule": rule}
+    Returns {"spans", "error", "n_windows", "window_ids" (windows that found spans), "avg_logprob",
+    "abstained" (every window abstained), "blank" (some window neither found a span nor abstained),
+    "truncated" (some window stopped at the token limit: ``finish_reason == "length"``), "rule"}.
+    """
+    base = {"n_windows": len(rows), "truncated": any(is_truncated(r) for r in rows)}
+    failed = next((r for r in rows if r.get("error") is not None), None)
+    if failed is not None or not rows:
+        error = "no prediction rows" if failed is None else (failed["error"] or "request failed (empty error)")
+        return {**base, "spans": [], "error": error, "window_ids": [], "avg_logprob": None, "abstained": False,
+                "blank": False, "rule": "window_failed"}
+    spans, found, abstained, blank = [], [], 0, 0
+    for r in rows:
+        output = r.get("output") or ""
+        window_spans = split_spans(output)
+        if window_spans:
+            spans += window_spans
+            found.append(r)
+        elif is_abstention(output):
+            abstained += 1
+        else:
+            blank += 1
+    confs = [r.get("avg_logprob") for r in found]
+    conf = max(confs) if confs and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in confs) else None
+    rule = "union_of_windows" if found else ("blank_window" if blank else "all_abstained")
+    return {**base, "spans": unique_spans(spans), "error": None, "window_ids": [r.get("id") for r in found],
+            "avg_logprob": conf, "abstained": abstained == len(rows), "blank": blank > 0, "rule": rule}
 
-    if not answers:
-        conf = sum(w["conf"] for w in abstains) / len(abstains) if have_conf else None
-        return {**base, "answer": "", "avg_logprob": conf, "window_id": None, "rule": "all_abstained"}
-    if have_conf:
-        best = max(answers, key=lambda w: w["conf"])  # max() keeps the earliest of equal confidences
-        if not abstains:
-            return pick(best, "most_confident_answer")
-        evidence = sum(w["conf"] for w in abstains) / len(abstains)
-        if best["conf"] > evidence:
-            return pick(best, "answer_beats_abstentions")
-        return {**base, "answer": "", "avg_logprob": evidence, "window_id": None, "rule": "abstentions_more_confident"}
-    if len(answers) > len(abstains):
-        return pick(_most_frequent_first(answers), "majority_answered")
-    return {**base, "answer": "", "avg_logprob": None, "window_id": None, "rule": "majority_abstained"}
 
-
-def category(answer: str, golds: list[str], f1: float, context: str | None, error: str | None) -> str:
-    """Extraction category (priority documented in ``categories``)."""
-    if error:
-        return "api_error"
-    if not golds:
-        return "not_applicable" if not answer else "hallucinated"
-    if not answer:
-        return "missed"
-    if context is not None and not in_context(answer, context):
+def category(agg: dict, golds: list[str], f1: float, window_texts: list[str] | None) -> str:
+    """Extraction category of one aggregated question (decision order documented in ``categories``)."""
+    spans = agg["spans"]
+    if agg["error"]:
+        return "missing"
+    grounded = window_texts is None or all(any(in_context(s, t) for t in window_texts) for s in spans)
+    if not golds and agg["abstained"]:
+        return "not_applicable"
+    if golds and spans and f1 >= CORRECT_F1 and grounded:
+        return "correct"
+    if agg["truncated"]:
+        return "truncated"
+    if not spans:
+        return "empty" if agg["blank"] else "missed"
+    if not golds or not grounded:
         return "hallucinated"
-    return "correct" if f1 >= CORRECT_F1 else "partial"
+    return "partial" if f1 > 0 else "wrong_span"
 
 
 def detection(answered: list[bool], answerable: list[bool]) -> dict:

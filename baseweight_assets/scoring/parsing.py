@@ -2,20 +2,36 @@
 
 Closed labels (BANKING77, LEDGAR, FPB) -- ``parse_label``:
   1. A JSON object ``{"label": X}`` (what JSON-schema constrained APIs return) is unwrapped to X.
-  2. Normalise: strip whitespace, then surrounding quotes/backticks/asterisks, then one trailing period,
-     then compare case-insensitively; spaces and hyphens compare equal to underscores. The canonical
-     label (its spelling in the label set) is returned.
-  3. Lone-label rule: if the whole text is not a label, it is accepted only when it is short (at most
-     ``SHORT_SENTENCE_WORDS`` words) and exactly ONE label of the set occurs in it as a whole token
-     (bounded by non-word characters), e.g. "The intent is card_arrival." Two labels, or a longer text,
-     is a format violation.
+  2. Whole-text rule: strip whitespace, then surrounding quotes/backticks/asterisks, then one trailing period,
+     then compare case-insensitively; spaces and hyphens compare equal to underscores. The canonical label
+     (its spelling in the label set) is returned. A label whose own name holds "not" or "no" matches here.
+  3. Lone-label rule: otherwise the text is accepted only when it is short (at most ``SHORT_SENTENCE_WORDS``
+     words), exactly ONE label of the set occurs in it as a whole token (bounded by non-word characters),
+     e.g. "The intent is card_arrival.", AND the text left after removing every label occurrence holds no
+     negation or hedge cue (``NEGATION_OR_HEDGE``): a whole word "not", "no", "never", "neither", "nor",
+     "none", "cannot", "without" or any word ending in "n't"; a hedge word "maybe", "perhaps", "possibly",
+     "probably", "likely", "unlikely", "might", "may", "could", "unsure", "uncertain", "unclear", "guess",
+     "seem(s)", "appear(s)"; or a question mark. So "Not positive.", "It is not A", "neither A nor B",
+     "probably card_arrival", "not sure, positive?" and "positive?" are invalid (None), never the label they
+     mention. Two labels, or a longer text, are invalid too.
 Multiple choice (MedMCQA) -- ``parse_choice``: the letter inside the LAST ``<answer>...</answer>`` tag
   (case-insensitive; the tag content may be "B", "(B)", "B." or "B) text"); without a tag: the whole
   text is a lone letter ("B", "(B)", "B."), or the LAST "Answer: X" / "answer is X" phrase. Else invalid.
-Extraction (CUAD) -- ``parse_extraction``: stripped text, with a wrapping quote pair removed; an
-  abstention (``is_abstention``) becomes "" (the empty answer).
-Code (MBPP) -- ``extract_code``: the body of the first fenced block (```python, ```py or bare ```),
-  else the whole output.
+  The answer is delimited, so reasoning around it may negate freely; a negated or hedged delimiter
+  ("answer is not B", "answer: maybe B") matches no letter and is invalid.
+Extraction (CUAD) -- ``split_spans``: the output is read line by line. Each line is stripped of surrounding
+  whitespace, then of ONE leading list marker ("- ", "* ", "• ", "1. ", "1) ", any number up to 3 digits),
+  then of wrapping quote characters (``_QUOTES``, repeatedly while both ends hold one). A line left blank
+  gives nothing; a line that is an abstention (``is_abstention_line``) gives nothing; every other line is
+  one span, in output order. An output that is only abstentions, or blank, gives [] (the caller tells the
+  two apart with ``is_abstention``: a blank output is never an abstention).
+  Abstention lines are matched against the WHOLE normalised line (lower case, whitespace collapsed, quotes
+  and trailing ".!" removed), sentence by sentence: a line is an abstention when every sentence in it is
+  one of the phrasings in ``_ABSTAIN`` -- "Not found." (the one the prompt asks for) and what models
+  really write instead: "None", "N/A", "No such clause was found", "There is no non-compete clause in this
+  excerpt", "The excerpt does not contain a ... clause", "I could not find any ... in the excerpt", "The
+  notice period to terminate renewal is not specified" (SmolLM2, tests/scoring/fixtures), ...
+  Words such as "nonexclusive", or a clause that starts "None of the parties", stay answers.
 """
 
 from __future__ import annotations
@@ -26,15 +42,37 @@ import re
 SHORT_SENTENCE_WORDS = 12
 _QUOTES = "\"'`*“”‘’"
 
-# Abstentions are matched against the WHOLE normalised output (never as a substring), so words such as
-# "nonexclusive" or a clause that starts with "None of the parties" are answers, not abstentions.
-_ABSTAIN = re.compile(
-    r"^(?:(?:answer|clause|result)\s*:\s*)?(?:"
-    r"not found|none|none found|n/?a|no answer|not applicable|not mentioned|not present|not specified"
-    r"|no (?:such |relevant |matching )?(?:clause|provision|text|answer)s?(?: (?:was |is )?found)?"
-    r"|(?:there is )?no (?:such |relevant )?(?:clause|provision)(?: in (?:this|the) (?:contract|text|section|excerpt))?"
-    r"|(?:the )?(?:contract|text|excerpt|section) does not (?:contain|mention|include) (?:a |an |any |such |this )?.{0,60}"
-    r")$"
+# A free-text middle ("no non-compete clause") is allowed only before "clause"/"passage", the prompt's own
+# words; real contract text ending in "provision" ("No waiver of any provision") must stay an answer.
+_ADJ = r"(?:such |relevant |matching |specific |applicable |related |other |similar )?"
+_NOUN = (r"(?:(?:[\w\-/,'&() ]{1,60} )?(?:clauses?|passages?)"
+         r"(?: (?:related to|relating to|about|regarding|concerning|pertaining to|on) [\w\-/,'&() ]{1,60})?"
+         r"|(?:provisions?|texts?|language|information|mentions?|answers?|matche?s?|results?|content))")
+_FOUND = (r"(?: (?:was|were|is|are|could be|can be|has been|have been))?"
+          r" (?:found|present|identified|mentioned|included|provided|stated|available|located|given)")
+_WHERE = (r"(?: (?:in|within|from|of) (?:this|the|that|given|provided|above) ?(?:contract |provided |given )?"
+          r"(?:excerpt|text|contract|passage|section|window|document|agreement|context)(?: above| provided)?)?")
+_ABSTAIN_SENTENCE = (
+    r"(?:(?:answer|clause|result|output|response)\s*:\s*)?(?:"
+    r"not found|none|none found|nothing found|n/?a|no answer|no matche?s?|not applicable|not mentioned|not present"
+    r"|not specified|not available|not identified|not included"
+    rf"|(?:there (?:is|are|was|were) )?no {_ADJ}{_NOUN}(?:{_FOUND})?{_WHERE}"
+    r"|(?:the |this |that )?(?:given |provided )?(?:contract )?(?:excerpt|text|passage|window)"
+    r" (?:does not|doesn't|did not) (?:appear to )?"
+    r"(?:contain|mention|include|specify|address|have|provide|state|discuss|cover) .{0,120}"
+    r"|(?:the |an? |any )[\w\-/,'&() ]{1,60} (?:is|are|was|were) not (?:specified|mentioned|stated|found|provided"
+    rf"|included|present|given|defined|addressed|identified){_WHERE}"
+    r"|(?:i )?(?:could not|couldn't|cannot|can't|can not|did not|didn't|was unable to|am unable to|unable to)"
+    r" (?:find|locate|identify) .{0,120}"
+    r")"
+)
+_ABSTAIN = re.compile(rf"^{_ABSTAIN_SENTENCE}$")
+_SENTENCE_END = re.compile(r"(?<=[.!;])\s+")
+_LIST_MARKER = re.compile(r"^(?:[-*•]|\d{1,3}[.)])(?:\s+|$)")
+
+NEGATION_OR_HEDGE = re.compile(
+    r"\b(?:not|no|never|neither|nor|none|cannot|without|maybe|perhaps|possibly|probably|likely|unlikely|might|may"
+    r"|could|unsure|uncertain|unclear|guess|seems?|appears?)\b|\w+n't\b|\?"
 )
 
 
@@ -84,9 +122,14 @@ class LabelParser:
         words = text.split()
         if not words or len(words) > SHORT_SENTENCE_WORDS or self._lone is None:
             return None
-        hits = {self._by_key.get(_label_key(m.group(1))) for m in self._lone.finditer(text.lower())}
+        lowered = text.lower().replace("\u2019", "'")
+        matches = list(self._lone.finditer(lowered))
+        hits = {self._by_key.get(_label_key(m.group(1))) for m in matches}
         hits.discard(None)
-        return hits.pop() if len(hits) == 1 else None
+        if len(hits) != 1:
+            return None
+        rest = self._lone.sub(" ", lowered)
+        return None if NEGATION_OR_HEDGE.search(rest) else hits.pop()
 
 
 def parse_label(output: str, labels: list[str]) -> str | None:
@@ -122,16 +165,38 @@ def parse_choice(output: str, letters: str = "ABCD") -> str | None:
     return phrases[-1] if phrases and phrases[-1] in letters else None
 
 
-def is_abstention(text: str) -> bool:
-    """True if the whole output says "no such clause" (e.g. "Not found.", "None", "N/A"), or is empty."""
-    norm = re.sub(r"\s+", " ", _strip_wrapping(text).lower()).strip().rstrip(".!").strip()
-    return norm == "" or bool(_ABSTAIN.match(norm))
+def _normalise_line(line: str) -> str:
+    return re.sub(r"\s+", " ", _strip_wrapping(line).lower().replace("\u2019", "'")).strip()
 
 
-def parse_extraction(output: str) -> str:
-    """The extracted clause text; "" for an abstention."""
-    text = _strip_wrapping(output)
-    return "" if is_abstention(text) else text
+def is_abstention_line(line: str) -> bool:
+    """True if every sentence of the line is an abstention phrasing (module docstring); False if blank."""
+    norm = _normalise_line(line)
+    if not norm:
+        return False
+    sentences = [_strip_wrapping(s).rstrip(".!;").strip() for s in _SENTENCE_END.split(norm)]
+    return all(_ABSTAIN.match(s) for s in sentences if s) and any(sentences)
+
+
+def _span_text(line: str) -> str:
+    return _strip_wrapping(_LIST_MARKER.sub("", line.strip(), count=1))
+
+
+def is_abstention(output: str) -> bool:
+    """True if the output holds at least one abstention line and nothing else (blank lines aside)."""
+    lines = [_span_text(line) for line in output.splitlines()]
+    lines = [line for line in lines if line]
+    return bool(lines) and all(is_abstention_line(line) for line in lines)
+
+
+def split_spans(output: str) -> list[str]:
+    """The spans of an extraction output, one per non-blank, non-abstention line (module docstring)."""
+    spans = []
+    for line in output.splitlines():
+        text = _span_text(line)
+        if text and not is_abstention_line(text):
+            spans.append(text)
+    return spans
 
 
 _FENCE = re.compile(r"```[ \t]*([\w+.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)

@@ -1,9 +1,25 @@
-"""Predictions -> the scores value (docs/ARCHITECTURE.md): headline metric, example-level CI, seeds,
-secondary metrics, error counts and one per_example entry per question.
+"""Predictions -> the scores value (docs/ARCHITECTURE.md): headline metric, cluster-bootstrap CI, seeds,
+secondary metrics, error counts, completeness and one per_example entry per scored question.
 
-The scored sample is the union of all ``test_seeds`` question ids (each once; all test_pool questions if
-there are no seeds). A sampled question without any prediction row counts as ``api_error`` (wrong),
-with a note. A prediction for a question outside the test pool is an error naming the row.
+Sample: the union of all ``test_seeds`` question ids (each once; all test_pool questions if there are no
+seeds). A prediction for a question outside the test pool is an error naming the row.
+
+Missing (failures are not answers): a sampled question is MISSING when it has no prediction row, when any
+of its rows failed (``error`` is not None, the rule of ``inference.store.answered``), or (extraction) when
+a window of it in test_pool has no row. A missing question gets category ``missing`` in ``error_counts``
+and NO per_example entry, so it is left out of the metric, its CI, the seed values, the secondary
+metrics and every paired comparison: a revoked key or an open circuit breaker yields "nothing scored",
+never an accuracy of 0. ``completeness`` says how much is missing; the cell is ``complete`` when
+``missing_share <= incomplete_threshold`` (configs/run_defaults.yaml ``incomplete_threshold``).
+
+Clusters: each per_example entry has ``cluster`` = the example's ``meta[task.cluster_by]`` (CUAD: the
+contract title) or, without ``cluster_by``, its question id; CIs and paired tests resample clusters
+(``stats``). ``n`` is the number of scored questions, ``n_clusters`` the number of clusters among them.
+
+Seeds: ``seed_values`` holds the metric on each eval seed's scored questions. When every seed is the
+same set of questions (the test pool is no larger than the cap: MBPP, offline LEDGAR) there is one
+sample, not several: ``seed_values`` has one value, ``seed_std`` is None and ``seed_note`` is
+"one sample" (a spread of 0 would claim a stability nobody measured). Otherwise ``seed_note`` is None.
 """
 
 from __future__ import annotations
@@ -13,12 +29,14 @@ from collections import defaultdict
 import numpy as np
 
 from baseweight_assets.scoring import classification, code, extraction
-from baseweight_assets.scoring.categories import count_categories, label_category
+from baseweight_assets.scoring.categories import code_category, count_categories, label_category
 from baseweight_assets.scoring.parsing import LabelParser, parse_choice
 from baseweight_assets.scoring.sandbox import SandboxLimits
-from baseweight_assets.scoring.stats import bootstrap_ci, metric_factory
+from baseweight_assets.scoring.stats import bootstrap_ci, mean_of, metric_factory
 
-_MISSING = "no prediction row for this question"
+NO_ROW = "no prediction row for this question"
+MISSING_EXAMPLES = 5
+ONE_SAMPLE = "one sample"
 
 
 def _sample_ids(prepared: dict) -> tuple[list[str], list[list[str]]]:
@@ -39,6 +57,65 @@ def _group_rows(rows: list[dict], known: set[str]) -> dict[str, list[dict]]:
     return grouped
 
 
+def _failure(rows: list[dict], windows: list[str] | None) -> str | None:
+    """Why the question is missing, or None when every row it needs is there and succeeded."""
+    if not rows:
+        return NO_ROW
+    failed = next((r for r in rows if r.get("error") is not None), None)
+    if failed is not None:
+        return failed["error"] or "request failed (empty error message)"
+    if windows:
+        have = {r.get("id") for r in rows}
+        absent = [w for w in windows if w not in have]
+        if absent:
+            return f"no prediction row for window {absent[0]!r} ({len(absent)} of {len(windows)} windows)"
+    return None
+
+
+def _windows(pool: list[dict]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for ex in pool:
+        out[ex["question_id"]].append(ex["id"])
+    return out
+
+
+def missing_questions(task_type: str, prepared: dict, rows: list[dict]) -> dict[str, str]:
+    """question_id -> why it is missing, for every sampled question that is (rule in the module docstring).
+
+    In sample order; ``task_type`` "extraction" also requires a row for every window of the question.
+    """
+    pool = prepared["splits"]["test_pool"]
+    ids, _ = _sample_ids(prepared)
+    grouped = _group_rows(rows, {ex["question_id"] for ex in pool})
+    windows = _windows(pool) if task_type == "extraction" else {}
+    return _missing(ids, grouped, windows)
+
+
+def _missing(ids: list[str], grouped: dict[str, list[dict]], windows: dict[str, list[str]]) -> dict[str, str]:
+    out = {}
+    for q in ids:
+        why = _failure(grouped.get(q, []), windows.get(q))
+        if why is not None:
+            out[q] = why
+    return out
+
+
+def _clusters(task, pool: list[dict]) -> dict[str, str]:
+    key = getattr(task, "cluster_by", None)
+    out: dict[str, str] = {}
+    for ex in pool:
+        qid = ex["question_id"]
+        if key is None:
+            out.setdefault(qid, qid)
+            continue
+        meta = ex.get("meta") or {}
+        if key not in meta:
+            raise ValueError(f"test_pool example {ex.get('id')!r} (question {qid!r}): meta has no {key!r}, "
+                             f"the task's cluster_by field")
+        out.setdefault(qid, str(meta[key]))
+    return out
+
+
 def _score_labels(task, ids, gold, grouped, labels) -> tuple[list[dict], dict]:
     if task.task_type == "multiple_choice":
         letters = "".join(labels)
@@ -47,10 +124,10 @@ def _score_labels(task, ids, gold, grouped, labels) -> tuple[list[dict], dict]:
         parse = LabelParser(labels)
     per_example = []
     for qid in ids:
-        row = grouped[qid][0] if grouped.get(qid) else {"output": "", "error": _MISSING}
+        row = grouped[qid][0]
         output = row.get("output") or ""
-        parsed = None if row.get("error") else parse(output)
-        cat = label_category(output, row.get("error"), parsed, gold[qid])
+        parsed = parse(output)
+        cat = label_category(output, None, parsed, gold[qid], row.get("finish_reason"))
         per_example.append({"question_id": qid, "correct": float(cat == "correct"), "category": cat,
                             "parsed": parsed, "gold": gold[qid]})
     g = [r["gold"] for r in per_example]
@@ -62,46 +139,81 @@ def _score_labels(task, ids, gold, grouped, labels) -> tuple[list[dict], dict]:
     return per_example, secondary
 
 
-def _score_extraction(ids, gold, grouped, contexts) -> tuple[list[dict], dict, list[str]]:
+def _score_extraction(ids, gold, grouped, windows, contexts) -> tuple[list[dict], dict, list[str]]:
     per_example, items = [], []
     for qid in ids:
-        agg = extraction.aggregate_windows(grouped.get(qid) or [{"error": _MISSING}])
+        order = {w: i for i, w in enumerate(windows[qid])}
+        rows = sorted(grouped[qid], key=lambda r: order.get(r.get("id"), len(order)))
+        agg = extraction.aggregate_windows(rows)
         golds = gold[qid]
-        f1 = 0.0 if agg["error"] else extraction.token_f1(agg["answer"], golds)
-        window_texts = [contexts.get(r.get("id")) for r in grouped.get(qid, [])]
-        context = None if any(t is None for t in window_texts) or not window_texts else "\n".join(window_texts)
-        cat = extraction.category(agg["answer"], golds, f1, context, agg["error"])
-        per_example.append({"question_id": qid, "correct": f1, "category": cat,
-                            "parsed": None if agg["error"] else agg["answer"], "rule": agg["rule"]})
-        items.append({"answered": bool(agg["answer"]) and not agg["error"], "answerable": bool(golds), "f1": f1,
+        f1, squad = extraction.question_scores(agg, golds)
+        texts = [contexts.get(w) for w in windows[qid]]
+        cat = extraction.category(agg, golds, f1, None if any(t is None for t in texts) else texts)
+        per_example.append({"question_id": qid, "correct": f1, "category": cat, "parsed": "\n".join(agg["spans"]),
+                            "squad_f1": squad, "n_spans": len(agg["spans"]),
+                            "n_gold": len(golds), "rule": agg["rule"]})
+        items.append({"answered": bool(agg["spans"]), "answerable": bool(golds), "f1": f1,
                       "confidence": agg["avg_logprob"]})
     det = extraction.detection([it["answered"] for it in items], [it["answerable"] for it in items])
     ranked, notes = extraction.ranked_metrics(items)
     n = len(per_example)
-    secondary = {"token_f1": float(np.mean([r["correct"] for r in per_example])) if n else None, **det, **ranked,
-                 "hallucination_rate": sum(r["category"] == "hallucinated" for r in per_example) / n if n else None,
-                 "missed_rate": sum(r["category"] == "missed" for r in per_example) / n if n else None}
-    if any(c is None for c in contexts.values()) or not contexts:
+
+    def rate(name: str) -> float | None:
+        return sum(r["category"] == name for r in per_example) / n if n else None
+
+    secondary = {"squad_f1": float(np.mean([r["squad_f1"] for r in per_example])) if n else None, **det, **ranked,
+                 "hallucination_rate": rate("hallucinated"), "missed_rate": rate("missed"),
+                 "empty_rate": rate("empty")}
+    if not contexts or any(c is None for c in contexts.values()):
         notes.append("hallucinated: answers were not checked against the contract text (no context given)")
     return per_example, secondary, notes
 
 
 def _score_code(ids, gold, grouped, limits, workers) -> tuple[list[dict], dict]:
-    flat = [(qid, row) for qid in ids for row in (grouped.get(qid) or [{"output": "", "error": _MISSING}])]
+    flat = [(qid, row) for qid in ids for row in grouped[qid]]
     golds = [code.check_gold(gold[qid], f"question {qid}") for qid, _ in flat]
     statuses = code.execute_rows([row for _, row in flat], golds, limits, workers)
     samples: dict[str, list[str]] = defaultdict(list)
-    for (qid, _), status in zip(flat, statuses):
+    categories: dict[str, list[str]] = defaultdict(list)
+    for (qid, row), status in zip(flat, statuses):
         samples[qid].append(status)
+        categories[qid].append(code_category(status, row.get("finish_reason")))
     per_example = [{"question_id": q, "correct": sum(s == "pass" for s in samples[q]) / len(samples[q]),
-                    "category": samples[q][0], "parsed": None} for q in ids]
+                    "category": categories[q][0], "parsed": None} for q in ids]
     return per_example, code.pass_at_ks({q: samples[q] for q in ids})
+
+
+def _completeness(ids: list[str], missing: dict[str, str], threshold: float) -> dict:
+    n_sampled, n_missing = len(ids), len(missing)
+    share = n_missing / n_sampled if n_sampled else None
+    return {"n_sampled": n_sampled, "n_scored": n_sampled - n_missing, "n_missing": n_missing,
+            "missing_share": share, "threshold": threshold, "complete": share is not None and share <= threshold,
+            "missing_examples": [{"question_id": q, "error": e} for q, e in list(missing.items())[:MISSING_EXAMPLES]]}
+
+
+def _seed_stats(stat, index: dict[str, int], seeds: list[list[str]]) -> dict:
+    samples = [s for s in seeds if s]
+    one_sample = len({frozenset(s) for s in samples}) <= 1
+    values = []
+    for s in samples[:1] if one_sample else samples:
+        idx = np.array([index[q] for q in dict.fromkeys(s) if q in index], dtype=np.int64)
+        values.append(_num(stat(idx)) if idx.size else None)
+    finite = [v for v in values if v is not None]
+    return {"seed_values": values,
+            "seed_mean": float(np.mean(finite)) if finite else None,
+            "seed_std": float(np.std(finite, ddof=1)) if not one_sample and len(finite) > 1 else None,
+            "seed_note": ONE_SAMPLE if one_sample else None}
 
 
 def score_predictions(task, prepared: dict, rows: list[dict], *, labels: list[str] | None,
                       n_bootstrap: int = 1000, seed: int = 0, sandbox: SandboxLimits | None = None,
-                      workers: int | None = None) -> dict:
-    """Score one task x variant. See the module docstring and docs/ARCHITECTURE.md for the shapes."""
+                      workers: int | None = None, incomplete_threshold: float = 0.02) -> dict:
+    """Score one task x variant (rules in the module docstring).
+
+    Returns {"metric_id", "metric", "ci_lo", "ci_hi", "n", "n_clusters", "seed_values", "seed_mean",
+    "seed_std", "seed_note", "secondary", "error_counts", "per_example", "notes", "completeness"};
+    metric and CI are None when no question was scored.
+    """
     pool = prepared["splits"]["test_pool"]
     gold = {ex["question_id"]: ex["gold"] for ex in pool}
     ids, seeds = _sample_ids(prepared)
@@ -109,53 +221,61 @@ def score_predictions(task, prepared: dict, rows: list[dict], *, labels: list[st
     if unknown:
         raise ValueError(f"test_seeds name {len(unknown)} question ids missing from test_pool, e.g. {unknown[0]!r}")
     grouped = _group_rows(rows, set(gold))
+    windows = _windows(pool)
+    extractive = task.task_type == "extraction"
+    missing = _missing(ids, grouped, windows if extractive else {})
+    scored_ids = [q for q in ids if q not in missing]
     notes: list[str] = []
-    missing = sum(1 for q in ids if not grouped.get(q))
     if missing:
-        notes.append(f"{missing} sampled question(s) had no prediction row and count as api_error (wrong)")
+        notes.append(f"{len(missing)} of {len(ids)} sampled question(s) are missing (no row, or a failed request): "
+                     "left out of the metric, its CI and the comparisons")
 
     if task.task_type in ("classification", "multiple_choice"):
         labels = labels or prepared.get("labels") or task.labels
         if not labels:
             labels = sorted(set(gold.values()))
             notes.append("no label set given; parsing against the sorted gold labels of the test pool")
-        per_example, secondary = _score_labels(task, ids, gold, grouped, labels)
-    elif task.task_type == "extraction":
+        per_example, secondary = _score_labels(task, scored_ids, gold, grouped, labels)
+    elif extractive:
         contexts = {ex["id"]: _context_text(ex) for ex in pool}
-        per_example, secondary, extra = _score_extraction(ids, gold, grouped, contexts)
+        per_example, secondary, extra = _score_extraction(scored_ids, gold, grouped, windows, contexts)
         notes += extra
     elif task.task_type == "code":
         limits = sandbox or SandboxLimits.from_task(task.sandbox)
-        per_example, secondary = _score_code(ids, gold, grouped, limits, workers)
+        per_example, secondary = _score_code(scored_ids, gold, grouped, limits, workers)
     else:
         raise ValueError(f"unknown task_type {task.task_type!r}")
+    cluster = _clusters(task, pool)
+    for r in per_example:
+        r["cluster"] = cluster[r["question_id"]]
 
     factory = metric_factory(task.metric)
-    index = {q: i for i, q in enumerate(ids)}
     stat = factory(per_example)
-    metric = stat(np.arange(len(ids))) if ids else None
-    lo, hi = bootstrap_ci(factory, per_example, n_bootstrap, seed) if ids else (None, None)
-    seed_values = [stat(np.array([index[q] for q in dict.fromkeys(s)], dtype=np.int64)) for s in seeds if s]
+    metric = stat(np.arange(len(per_example))) if per_example else None
+    lo, hi = bootstrap_ci(factory, per_example, n_bootstrap, seed) if per_example else (None, None)
     secondary_ci = {}
-    if task.task_type in ("classification", "multiple_choice"):
+    if task.task_type in ("classification", "multiple_choice") and per_example:
         for name in ("accuracy", "macro_f1", "weighted_f1"):
-            if name != task.metric and ids:
+            if name != task.metric:
                 secondary_ci[name] = list(bootstrap_ci(metric_factory(name), per_example, n_bootstrap, seed))
+    if extractive and per_example:
+        secondary_ci["squad_f1"] = list(bootstrap_ci(mean_of("squad_f1"), per_example, n_bootstrap, seed))
     secondary["ci"] = secondary_ci
+    categories = [r["category"] for r in per_example] + ["missing"] * len(missing)
     return {
-        "metric_id": task.metric, "metric": _num(metric), "ci_lo": _num(lo), "ci_hi": _num(hi), "n": len(ids),
-        "seed_values": [_num(v) for v in seed_values],
-        "seed_mean": _num(float(np.mean(seed_values))) if seed_values else None,
-        "seed_std": _num(float(np.std(seed_values, ddof=1))) if len(seed_values) > 1 else None,
-        "secondary": secondary, "error_counts": count_categories(task.task_type, [r["category"] for r in per_example]),
+        "metric_id": task.metric, "metric": _num(metric), "ci_lo": _num(lo), "ci_hi": _num(hi),
+        "n": len(per_example), "n_clusters": len(set(cluster[q] for q in scored_ids)),
+        **_seed_stats(stat, {q: i for i, q in enumerate(scored_ids)}, seeds),
+        "secondary": secondary, "error_counts": count_categories(task.task_type, categories),
         "per_example": per_example, "notes": notes,
+        "completeness": _completeness(ids, missing, incomplete_threshold),
     }
 
 
 def _context_text(example: dict) -> str | None:
-    """The window/contract text the model saw: every string among the example's prompt fields."""
-    texts = [v for v in (example.get("fields") or {}).values() if isinstance(v, str)]
-    return "\n".join(texts) if texts else None
+    """The window text the model saw: the example's ``context`` prompt field (None when it has none)."""
+    text = (example.get("fields") or {}).get("context")
+    return text if isinstance(text, str) else None
 
 
 def _num(value: float | None) -> float | None:
