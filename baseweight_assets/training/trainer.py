@@ -32,6 +32,7 @@ from baseweight_assets.training.resume import (
     STATE_FILE,
     decide,
     input_hash,
+    manifest_callback,
     read_state,
     remove_checkpoints,
     write_state,
@@ -81,7 +82,7 @@ def train_adapter(*, base_model_dir: Path | str, train_rows: list[dict], val_row
                 f"{config.max_seq_length} tokens (first: {rep.dropped_too_long[0]})")
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    mode, checkpoint, removed = decide(work_dir, digest)
+    mode, checkpoint, removed = decide(work_dir, digest, log=log)
     if removed:
         log(f"{work_dir}: removed {len(removed)} stale checkpoint(s) from other inputs: {', '.join(removed)}")
     prior_s = _prior_elapsed(work_dir) if mode == "resume" else 0.0
@@ -106,7 +107,8 @@ def train_adapter(*, base_model_dir: Path | str, train_rows: list[dict], val_row
     guard = NonFiniteLossGuard()
     trainer = build_trainer(model=model, tokenizer=tokenizer, train_rows=train_ds, val_rows=val_ds, config=config,
                             backend=backend, output_dir=work_dir, epochs=epochs,
-                            callbacks=[guard, StateHeartbeat(work_dir, started, log), *(callbacks or [])])
+                            callbacks=[guard, manifest_callback(), StateHeartbeat(work_dir, started, log),
+                                       *(callbacks or [])])
     reset_gpu_peak()
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

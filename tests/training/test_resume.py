@@ -13,7 +13,8 @@ import pytest
 from tiny_model import fruit_rows, render_messages
 
 from baseweight_assets.config.schema import TrainingConfig
-from baseweight_assets.training.resume import decide, last_complete_checkpoint, write_state
+from baseweight_assets.training.resume import (MANIFEST, decide, last_complete_checkpoint, verify_checkpoint,
+                                                write_manifest, write_state)
 from baseweight_assets.training.trainer import train_adapter
 
 N_TRAIN, EPOCHS = 400, 2  # 200 steps at batch 4, a checkpoint every 10
@@ -77,6 +78,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiny_model_dir, killed_run,
     shutil.copytree(root / "work", work)  # the other test needs the killed state too
     ckpt = last_complete_checkpoint(work)
     killed_at = int(ckpt.name.split("-")[1])
+    assert (ckpt / MANIFEST).is_file() and verify_checkpoint(ckpt) is None  # written by the trainer's callback
     meta = _run_in_process(tiny_model_dir, config, tmp_path / "adapter", work)
     assert meta["resumed_from"] == ckpt.name
     assert meta["steps"] == N_TRAIN // 4 * EPOCHS and meta["epochs_run"] == pytest.approx(EPOCHS)
@@ -103,18 +105,67 @@ def test_changed_inputs_start_fresh_and_remove_stale_checkpoints(tiny_model_dir,
     assert meta["input_hash"] != json.loads((root / "work" / "train_state.json").read_text())["input_hash"]
 
 
+def _checkpoint(work: Path, step: int, *, manifest: bool = True) -> Path:
+    ckpt = work / f"checkpoint-{step}"
+    ckpt.mkdir(exist_ok=True)
+    (ckpt / "adapter_model.safetensors").write_bytes(bytes(range(256)) * 8)
+    (ckpt / "optimizer.pt").write_bytes(b"adam state " * 100)
+    (ckpt / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    if manifest:
+        write_manifest(ckpt)
+    return ckpt
+
+
 def test_partial_checkpoint_is_not_resumed(tmp_path):
     write_state(tmp_path, input_hash="h", status="in_progress")
-    good, partial = tmp_path / "checkpoint-10", tmp_path / "checkpoint-20"
-    for d in (good, partial):
-        d.mkdir()
-        (d / "adapter_model.safetensors").write_bytes(b"x")
-    (good / "optimizer.pt").write_bytes(b"x")
-    (good / "trainer_state.json").write_text("{}")
-    assert decide(tmp_path, "h") == ("resume", good, [])
+    good, partial = _checkpoint(tmp_path, 10), tmp_path / "checkpoint-20"
+    partial.mkdir()
+    (partial / "adapter_model.safetensors").write_bytes(b"x")
+    logs: list[str] = []
+    assert decide(tmp_path, "h", log=logs.append) == ("resume", good, [])
+    assert not partial.exists() and "checkpoint-20: broken checkpoint discarded" in logs[0]
+    _checkpoint(tmp_path, 20)
     mode, ckpt, removed = decide(tmp_path, "other")
     assert (mode, ckpt, sorted(removed)) == ("fresh", None, ["checkpoint-10", "checkpoint-20"])
-    assert not good.exists() and not partial.exists()
+    assert not good.exists()
+
+
+def _flip_one_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))  # same size: only the hash can tell
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda c: _flip_one_byte(c / "adapter_model.safetensors"), "adapter_model.safetensors does not match its sha256"),
+    (lambda c: (c / "optimizer.pt").write_bytes(b"adam"), "optimizer.pt has 4 bytes, the manifest says 1100"),
+    (lambda c: (c / MANIFEST).unlink(), f"no {MANIFEST}"),
+    (lambda c: (c / MANIFEST).write_text("{trunc"), f"{MANIFEST} is unreadable"),
+    (lambda c: (c / "rng_state.pth").unlink(), "rng_state.pth is missing"),
+])
+def test_broken_checkpoint_is_discarded_and_the_previous_one_resumed(tmp_path, damage, reason):
+    write_state(tmp_path, input_hash="h", status="failed")
+    older = _checkpoint(tmp_path, 10)
+    newer = tmp_path / "checkpoint-20"
+    newer.mkdir()
+    (newer / "rng_state.pth").write_bytes(b"rng")
+    _checkpoint(tmp_path, 20, manifest=False)
+    write_manifest(newer)
+    assert verify_checkpoint(newer) is None
+    damage(newer)
+    logs: list[str] = []
+    assert decide(tmp_path, "h", log=logs.append) == ("resume", older, [])
+    assert not newer.exists() and len(logs) == 1 and reason in logs[0] and str(newer) in logs[0]
+    assert decide(tmp_path, "h", log=logs.append) == ("resume", older, []) and len(logs) == 1  # not again
+
+
+def test_only_broken_checkpoints_start_fresh(tmp_path):
+    write_state(tmp_path, input_hash="h", status="in_progress")
+    ckpt = _checkpoint(tmp_path, 10)
+    _flip_one_byte(ckpt / "optimizer.pt")
+    logs: list[str] = []
+    assert decide(tmp_path, "h", log=logs.append) == ("fresh", None, [])
+    assert not ckpt.exists() and "optimizer.pt does not match" in logs[0]
 
 
 def test_corrupt_state_file_starts_fresh(tmp_path):
