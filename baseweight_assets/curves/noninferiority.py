@@ -9,11 +9,12 @@ chosen in ``fit``). Censoring: when the smallest measured N is already non-infer
 the data available".
 
 CI for N*: every bootstrap replicate draws questions (or clusters) once for all points and the API cell
-(``seeds.joint_draws``, seed noise included) and recomputes N* on its lower bounds, each point's lower bound
-being the replicate's difference minus the point's own lower half-width (difference - CI lower bound, from
-the percentile interval), so the rule applied to the original data gives the reported N* exactly. The CI is
-the percentile interval of those N*; replicates that never reach non-inferiority count as +infinity, so an
-upper bound beyond the largest measured N is reported as not reached, with the share of such replicates.
+(``seeds.joint_draws``; seed noise included, independent between N because each N is its own set of
+trainings) and recomputes N* on its lower bounds, each point's lower bound being the replicate's difference
+minus the point's own lower half-width (difference - CI lower bound, from the percentile interval), so the
+rule applied to the original data gives the reported N* exactly. The CI is the percentile interval of those
+N*; replicates that never reach non-inferiority count as +infinity, so an upper bound beyond the largest
+measured N is reported as not reached, with the share of such replicates.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def noninferiority_curve(points: Sequence[tuple[float, CellDraws]], api: CellDra
                          confidence: float = 0.95) -> dict:
     """Each point (N, its draws) against one API cell on the same draws, and N*.
 
-    -> {"against": api name, "per_point": [{"n", "diff", "ci_lo", "ci_hi", "p_value", "variance",
-        "noninferior"}], "n_star": ``n_star``'s dict}"""
+    -> {"against": api name, "per_point": [{"n", "diff", "ci_lo", "ci_hi", "variance", "noninferior"}],
+        "n_star": ``n_star``'s dict}"""
     points = sorted(points, key=lambda p: p[0])
     paired = [{"n": n} | paired_summary(cell, api, confidence) for n, cell in points]
     draws = np.column_stack([cell.draws - api.draws for _, cell in points])

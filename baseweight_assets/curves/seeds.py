@@ -17,8 +17,8 @@ arbitrary metric factories (``scoring.stats``: ``factory(per_example) -> stat(id
 CIs are percentile intervals of ``seed-mean metric on the draw + seed noise``, the noise drawn as
 ``sqrt(seeds) * t_{k-1}``: the classical pivot for a mean of k runs, wide on purpose when k is small (with 3
 seeds the 97.5 % quantile of t_2 is 4.30, not 1.96). With one seed the seed part is not estimable (None) and
-the CI covers example sampling only; with one seed and no clusters the draws are exactly
-``scoring.stats.bootstrap_ci``'s and ``paired_bootstrap``'s, so the numbers agree.
+the CI covers example sampling only; with one seed the draws are exactly ``scoring.stats.bootstrap_ci``'s
+and ``paired_bootstrap``'s (same sampler, same generator), so the numbers agree.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def joint_draws(cells: Mapping[str, Sequence[list[dict]]], metric_fn: MetricFact
     empty = [name for name, per_seed in cells.items() if not per_seed]
     if empty:
         raise ValueError(f"cells without any scored run: {empty}")
+    if n_resamples < 2:
+        raise ValueError(f"joint_draws: n_resamples must be at least 2, got {n_resamples}")
     flat = {(name, i): rows for name, per_seed in cells.items() for i, rows in enumerate(per_seed)}
     names = {key: _list_name(key[0], key[1], len(cells[key[0]])) for key in flat}
     aligned = align_questions({names[key]: rows for key, rows in flat.items()})
@@ -94,7 +96,7 @@ def joint_draws(cells: Mapping[str, Sequence[list[dict]]], metric_fn: MetricFact
     n = len(aligned.question_ids)
     full = np.arange(n)
     matrix = np.array([[stats[key](idx) for key in keys]
-                       for idx in index_draws(n, aligned.clusters, n_resamples, seed)], dtype=float)
+                       for idx in index_draws(aligned.sampler, n_resamples, seed)], dtype=float)
     out = {}
     for name, per_seed in cells.items():
         cols = [keys.index((name, i)) for i in range(len(per_seed))]
@@ -127,24 +129,19 @@ def cell_summary(cell: CellDraws, confidence: float = 0.95) -> dict:
 def paired_summary(a: CellDraws, b: CellDraws, confidence: float = 0.95) -> dict:
     """Metric(a) - metric(b) on the shared draws, seed noise of both cells included.
 
-    -> {"diff", "ci_lo", "ci_hi", "p_value", "variance": {"examples", "seeds", "total"}}; the two-sided
-    p-value is ``scoring.stats``'s: ``min(1, 2 min(P*(d <= 0), P*(d >= 0)))`` with add-one smoothing."""
+    -> {"diff", "ci_lo", "ci_hi", "variance": {"examples", "seeds", "total"}}. No p-value: ``scoring.stats``
+    takes p-values from a permutation test, which has no version that carries seed variance; the CI does."""
     example_diff = a.example_draws - b.example_draws
-    draws = example_diff + a.noise - b.noise
-    lo, hi = _interval(draws, confidence)
-    r = len(draws)
-    below, above = (np.sum(draws <= 0) + 1) / (r + 1), (np.sum(draws >= 0) + 1) / (r + 1)
+    lo, hi = _interval(example_diff + a.noise - b.noise, confidence)
     seed_parts = [c.variance["seeds"] for c in (a, b) if c.variance["seeds"] is not None]
     examples = float(np.var(example_diff, ddof=1))
     seeds = float(sum(seed_parts)) if seed_parts else None
     return {"diff": a.value - b.value, "ci_lo": lo, "ci_hi": hi,
-            "p_value": float(min(1.0, 2 * min(below, above))),
             "variance": {"examples": examples, "seeds": seeds, "total": examples + (seeds or 0.0)}}
 
 
 def _counts(aligned: Aligned) -> dict:
-    return {"n": len(aligned.question_ids),
-            "n_clusters": len(aligned.clusters) if aligned.clusters is not None else None}
+    return {"n": len(aligned.question_ids), "n_clusters": aligned.n_clusters}
 
 
 def seeded_cell(per_seed: Sequence[list[dict]], metric_fn: MetricFactory = mean_correct, n_resamples: int = 1000,

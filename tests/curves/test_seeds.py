@@ -23,7 +23,7 @@ def test_one_seed_gives_the_stats_module_intervals():
     assert (cell["ci_lo"], cell["ci_hi"]) == bootstrap_ci(mean_correct, a, 500, 3)
     assert cell["variance"]["seeds"] is None and "not estimable" in cell["variance"]["note"]
     got, want = seeded_paired([a], b, n_resamples=500, seed=3), paired_bootstrap(a, b, n_resamples=500, seed=3)
-    for key in ("n", "diff", "ci_lo", "ci_hi", "p_value"):
+    for key in ("n", "n_clusters", "diff", "ci_lo", "ci_hi"):
         assert got[key] == pytest.approx(want[key], abs=1e-12)
 
 
@@ -83,5 +83,6 @@ def test_clusters_are_resampled_whole():
     rows = [r | {"cluster": f"c{i // 10}"} for i, r in enumerate(_rows(values))]
     clustered = seeded_cell([rows], n_resamples=400)
     flat = seeded_cell([[{k: v for k, v in r.items() if k != "cluster"} for r in rows]], n_resamples=400)
-    assert clustered["n_clusters"] == 20 and flat["n_clusters"] is None
+    assert clustered["n_clusters"] == 20 and flat["n_clusters"] == 200
+    assert (clustered["ci_lo"], clustered["ci_hi"]) == bootstrap_ci(mean_correct, rows, 400, 0)
     assert clustered["ci_hi"] - clustered["ci_lo"] > 2.5 * (flat["ci_hi"] - flat["ci_lo"])
