@@ -25,9 +25,9 @@ Extraction (CUAD) -- ``split_spans``: the output is read line by line. Each line
   gives nothing; a line that is an abstention (``is_abstention_line``) gives nothing; every other line is
   one span, in output order. An output that is only abstentions, or blank, gives [] (the caller tells the
   two apart with ``is_abstention``: a blank output is never an abstention).
-  Abstention lines are matched against the WHOLE normalised line (lower case, whitespace collapsed, quotes
-  and trailing ".!" removed), sentence by sentence: a line is an abstention when every sentence in it is
-  one of the phrasings in ``_ABSTAIN`` -- "Not found." (the one the prompt asks for) and what models
+  Abstention lines are matched sentence by sentence (split after ".", "!" or ";"), each sentence WHOLE after
+  normalising (lower case, whitespace collapsed, wrapping quotes and trailing ".!;" removed): a line is an
+  abstention when every sentence in it is one of the phrasings in ``_ABSTAIN`` -- "Not found." (the one the prompt asks for) and what models
   really write instead: "None", "N/A", "No such clause was found", "There is no non-compete clause in this
   excerpt", "The excerpt does not contain a ... clause", "I could not find any ... in the excerpt", "The
   notice period to terminate renewal is not specified" (SmolLM2, tests/scoring/fixtures), ...
