@@ -7,19 +7,11 @@ never overwrite real results.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR_ENV = "BASEWEIGHT_DATA_DIR"
-PROFILE_ENV = "BASEWEIGHT_PROFILE"
 PROFILES = ("smoke", "full")
-
-
-def default_data_root() -> Path:
-    """The real datasets: ``$BASEWEIGHT_DATA_DIR`` or ``../shared/data`` beside the repo."""
-    return Path(os.environ.get(DATA_DIR_ENV) or REPO_ROOT.parent / "shared" / "data").resolve()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from baseweight_assets.config import load_bench_config
 from baseweight_assets.data import checks
 from baseweight_assets.data.prepare import prepare_task
 from baseweight_assets.data.raw import load_raw
-from baseweight_assets.paths import REPO_ROOT, default_data_root
+from baseweight_assets.paths import REPO_ROOT
+from baseweight_assets.settings import Settings
 from baseweight_assets.prompting import PromptTemplate
 
 
@@ -29,7 +30,7 @@ def main() -> None:
     start = time.perf_counter()
     for task in cfg.tasks.values():
         t0 = time.perf_counter()
-        raw = load_raw(task, default_data_root())
+        raw = load_raw(task, Settings.from_env().data_root)
         t1 = time.perf_counter()
         prompt = PromptTemplate.load(cfg.prompts_dir, task, raw["labels"])
         prepared = prepare_task(task, raw, prompt, n_eval_seeds=2 if args.smoke else cfg.run.n_eval_seeds,

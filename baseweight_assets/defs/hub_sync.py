@@ -8,8 +8,6 @@ never silent: the materialization says ``hub_sync: failed: <reason>``, the ``hub
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +17,13 @@ from upath import UPath
 from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.config.loader import load_bench_config
 from baseweight_assets.defs.io_managers import JsonArtifactIOManager
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import Settings
 from baseweight_assets.hub.errors import HubSyncError
 from baseweight_assets.hub.layout import SYNCED_ASSETS, ArtifactKey
 from baseweight_assets.hub.records import failed_pushes
 from baseweight_assets.hub.sync import FAILED_PREFIX, HubSync, sync_failure
 from baseweight_assets.hub.targets import HubTarget, LocalDirTarget
 from baseweight_assets.paths import ProjectPaths
-
-MIRROR_ENV = "BASEWEIGHT_HUB_MIRROR"
-
 
 class HubSyncResource(dg.ConfigurableResource):
     """Which Hub (or local mirror) to sync with; ``token`` is an ``EnvVar`` so its value never reaches run config."""
@@ -107,12 +102,11 @@ class HubSyncedJsonIOManagerFactory(dg.ConfigurableIOManagerFactory):
         return HubSyncedJsonIOManager(base_path=UPath(self.base_path), profile=self.profile, sync=self.hub.client(log))
 
 
-def hub_sync_resource(settings: Settings, env: Mapping[str, str] | None = None, *,
+def hub_sync_resource(settings: Settings, *,
                       synced_assets: tuple[str, ...] | list[str] = SYNCED_ASSETS) -> HubSyncResource:
-    env = os.environ if env is None else env
     hub = load_deployment_config(settings.config_dir).hub
-    mirror = env.get(MIRROR_ENV) or None
-    has_token = bool(env.get(hub.token_env))
+    mirror = str(settings.hub_mirror) if settings.hub_mirror else None
+    has_token = settings.has_secret(hub.token_env)
     return HubSyncResource(
         enabled=hub.enabled and (has_token or bool(mirror)),
         config_dir=str(settings.config_dir),
@@ -123,12 +117,11 @@ def hub_sync_resource(settings: Settings, env: Mapping[str, str] | None = None, 
     )
 
 
-def artifact_io_managers(settings: Settings, env: Mapping[str, str] | None = None, *,
-                         synced_assets: tuple[str, ...] | list[str] = SYNCED_ASSETS) -> dict:
+def artifact_io_managers(settings: Settings, *, synced_assets: tuple[str, ...] | list[str] = SYNCED_ASSETS) -> dict:
     """``data_io``/``results_io``/``dashboard_io`` for ``build_resources``; without Hub sync they behave
     exactly like ``JsonArtifactIOManagerFactory``. ``synced_assets``: which assets push and pull."""
     paths = ProjectPaths(settings.repo_root, settings.profile)
-    hub = hub_sync_resource(settings, env, synced_assets=synced_assets)
+    hub = hub_sync_resource(settings, synced_assets=synced_assets)
     common = {"profile": settings.profile, "hub": hub}
     return {
         "data_io": HubSyncedJsonIOManagerFactory(base_path=str(paths.data), **common),

@@ -8,10 +8,11 @@ from baseweight_assets.config import load_bench_config
 from baseweight_assets.data import checks
 from baseweight_assets.data.prepare import prepare_task
 from baseweight_assets.data.raw import load_raw
-from baseweight_assets.paths import REPO_ROOT, default_data_root
+from baseweight_assets.paths import REPO_ROOT
+from baseweight_assets.settings import Settings
 from baseweight_assets.prompting import PromptTemplate
 
-if not default_data_root().is_dir():
+if not Settings.from_env().data_root.is_dir():
     pytest.skip("real data not present", allow_module_level=True)
 
 CFG = load_bench_config(REPO_ROOT / "configs")
@@ -28,7 +29,7 @@ _raw: dict = {}
 
 def raw(task_id):
     if task_id not in _raw:
-        _raw[task_id] = load_raw(CFG.tasks[task_id], default_data_root())
+        _raw[task_id] = load_raw(CFG.tasks[task_id], Settings.from_env().data_root)
     return _raw[task_id]
 
 
@@ -91,7 +92,7 @@ def test_full_prepare_fpb_split_and_determinism():
     task = CFG.tasks["fpb"]
     prompt = PromptTemplate.load(CFG.prompts_dir, task, raw("fpb")["labels"])
     a = prepare_task(task, raw("fpb"), prompt, n_eval_seeds=3)
-    b = prepare_task(task, load_raw(task, default_data_root()), prompt, n_eval_seeds=3)
+    b = prepare_task(task, load_raw(task, Settings.from_env().data_root), prompt, n_eval_seeds=3)
     assert a == b
     assert a["report"]["pool_sizes"]["test"] in (726, 727)  # 15 % of 4,846 minus exact duplicates
     for f in (checks.check_label_coverage, checks.check_no_train_test_overlap, checks.check_class_balance):

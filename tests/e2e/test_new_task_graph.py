@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from baseweight_assets.defs.definitions_factory import build_definitions
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import Settings
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from baseweight_assets.defs.definitions_factory import build_definitions
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import Settings
 from baseweight_assets.report.dashboard import validate_dashboard
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import sys
 import dagster as dg
 
 from baseweight_assets.defs.definitions_factory import build_definitions
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import Settings
 
 ASSETS = ["raw_dataset", "prepared_splits"]
 

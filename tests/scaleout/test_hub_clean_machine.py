@@ -18,9 +18,10 @@ import pytest
 
 from baseweight_assets.config.schema import ModelConfig
 from baseweight_assets.defs.definitions_factory import build_definitions
-from baseweight_assets.defs.hub_sync import MIRROR_ENV, hydrate_from_hub
+from baseweight_assets.defs.hub_sync import hydrate_from_hub
+from baseweight_assets.settings import HUB_MIRROR_ENV as MIRROR_ENV
 from baseweight_assets.defs.resources import ModelStoreResource
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import Settings
 from baseweight_assets.training.metadata import METADATA_FILE, adapter_sha256
 
 from .helpers import REPO, SHARED_DATA, write_deployment
@@ -53,9 +54,8 @@ def _machine(root: Path, tiny_model: Path, mirror: Path, monkeypatch) -> tuple[d
     shutil.copytree(REPO / "configs", config_dir)
     write_deployment(config_dir, hub_enabled=True)
     model_dir = shutil.copytree(tiny_model, root / "models" / "base")  # same bytes, this machine's path
-    monkeypatch.setenv(MIRROR_ENV, str(mirror))
-    monkeypatch.delenv("HF_TOKEN", raising=False)
     settings = Settings.from_env({
+        MIRROR_ENV: str(mirror),
         "BASEWEIGHT_REPO_ROOT": str(root / "repo"), "BASEWEIGHT_CONFIG_DIR": str(config_dir),
         "BASEWEIGHT_PROMPTS_DIR": str(REPO / "prompts"), "BASEWEIGHT_DATA_DIR": str(SHARED_DATA),
         "BASEWEIGHT_MODELS_CACHE": str(root / "models"), "BASEWEIGHT_PROFILE": "smoke",

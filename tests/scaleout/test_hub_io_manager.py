@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import dagster as dg
 
 from baseweight_assets.defs.hub_sync import (
-    MIRROR_ENV, artifact_io_managers, hub_sync_check, hub_sync_failures, hydrate_from_hub,
+    artifact_io_managers, hub_sync_check, hub_sync_failures, hydrate_from_hub,
 )
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import HUB_MIRROR_ENV as MIRROR_ENV
+from baseweight_assets.settings import SECRET_SUFFIXES, Settings
 
 from .helpers import REPO, write_deployment
+
+
+def _with_env(settings: Settings, env: dict) -> Settings:
+    """``settings`` as Settings.from_env would read them with ``env`` (a Hub mirror and/or tokens) set."""
+    return dataclasses.replace(settings, hub_mirror=Path(env[MIRROR_ENV]) if env.get(MIRROR_ENV) else None,
+                               _secrets={k: v for k, v in env.items() if k.endswith(SECRET_SUFFIXES)})
 
 TASKS = dg.StaticPartitionsDefinition(["fpb", "mbpp"])
 CALLS: list[str] = []
@@ -47,7 +56,7 @@ def _run(selection, key, resources, instance=None):
 def test_push_per_partition_then_pull_on_a_fresh_machine(tmp_path):
     mirror = tmp_path / "mirror"
     settings = _settings(tmp_path, enabled=True)
-    resources = artifact_io_managers(settings, {MIRROR_ENV: str(mirror)})
+    resources = artifact_io_managers(_with_env(settings, {MIRROR_ENV: str(mirror)}))
     CALLS.clear()
     for task in ("fpb", "mbpp"):
         result = _run(["prepared_splits"], task, resources)
@@ -69,7 +78,7 @@ def test_push_per_partition_then_pull_on_a_fresh_machine(tmp_path):
 
 def test_disabled_sync_is_the_plain_io_manager(tmp_path):
     settings = _settings(tmp_path, enabled=False)
-    resources = artifact_io_managers(settings, {MIRROR_ENV: str(tmp_path / "mirror"), "HF_TOKEN": "hf_abcdefghijklmnop"})
+    resources = artifact_io_managers(_with_env(settings, {MIRROR_ENV: str(tmp_path / "mirror"), "HF_TOKEN": "hf_abcdefghijklmnop"}))
     result = _run(["prepared_splits"], "fpb", resources)
     assert "hub_commit" not in result.asset_materializations_for_node("prepared_splits")[0].metadata
     assert not (tmp_path / "mirror").exists()
@@ -77,25 +86,25 @@ def test_disabled_sync_is_the_plain_io_manager(tmp_path):
 
 def test_enabled_without_token_or_mirror_stays_off(tmp_path):
     settings = _settings(tmp_path, enabled=True)
-    assert artifact_io_managers(settings, {})["data_io"].hub.enabled is False
+    assert artifact_io_managers(_with_env(settings, {}))["data_io"].hub.enabled is False
 
 
 def test_token_is_an_env_var_reference_not_a_value(tmp_path):
     settings = _settings(tmp_path, enabled=True)
     secret = "hf_abcdefghijklmnopqrstuvwxyz123456"
-    hub = artifact_io_managers(settings, {"HF_TOKEN": secret})["results_io"].hub
+    hub = artifact_io_managers(_with_env(settings, {"HF_TOKEN": secret}))["results_io"].hub
     assert hub.enabled and secret not in repr(hub)
 
 
 def test_fresh_machine_hydrates_from_the_hub_and_skips_recompute(tmp_path):
     mirror = tmp_path / "mirror"
     first = _settings(tmp_path / "a", enabled=True)
-    resources = artifact_io_managers(first, {MIRROR_ENV: str(mirror)})
+    resources = artifact_io_managers(_with_env(first, {MIRROR_ENV: str(mirror)}))
     _run(["prepared_splits"], "fpb", resources)
 
     second = _settings(tmp_path / "b", enabled=True)
     defs = dg.Definitions(assets=[prepared_splits, task_summary],
-                          resources=artifact_io_managers(second, {MIRROR_ENV: str(mirror)}))
+                          resources=artifact_io_managers(_with_env(second, {MIRROR_ENV: str(mirror)})))
     with dg.DagsterInstance.ephemeral() as instance:
         assert hydrate_from_hub(defs, instance, log=lambda _m: None) == {"prepared_splits": ["fpb"]}
         assert instance.get_materialized_partitions(dg.AssetKey("prepared_splits")) == {"fpb"}
@@ -108,7 +117,7 @@ def test_a_failed_push_is_visible_in_metadata_check_and_summary_and_the_artifact
     settings = _settings(tmp_path, enabled=True)
     blocked = tmp_path / "mirror"
     blocked.write_text("a file where the mirror folder should be")  # every push fails (not transient)
-    resources = artifact_io_managers(settings, {MIRROR_ENV: str(blocked)})
+    resources = artifact_io_managers(_with_env(settings, {MIRROR_ENV: str(blocked)}))
     check = hub_sync_check("prepared_splits", TASKS)
     instance = dg.DagsterInstance.ephemeral()
 
@@ -138,7 +147,7 @@ def test_a_failed_push_is_visible_in_metadata_check_and_summary_and_the_artifact
 def test_the_check_passes_when_sync_is_off(tmp_path):
     settings = _settings(tmp_path, enabled=False)
     result = dg.materialize([prepared_splits, hub_sync_check("prepared_splits", TASKS)], partition_key="fpb",
-                            resources=artifact_io_managers(settings, {}), instance=dg.DagsterInstance.ephemeral())
+                            resources=artifact_io_managers(_with_env(settings, {})), instance=dg.DagsterInstance.ephemeral())
     [evaluation] = result.get_asset_check_evaluations()
     assert evaluation.passed is True and evaluation.description == "hub sync off"
     assert not (settings.repo_root / "data/smoke/.hub").exists()  # sync off writes nothing beyond the artifact
@@ -148,13 +157,13 @@ def test_hydration_refuses_a_tampered_partition_and_pulls_the_rest(tmp_path):
     mirror = tmp_path / "mirror"
     first = _settings(tmp_path / "a", enabled=True)
     for task in ("fpb", "mbpp"):
-        _run(["prepared_splits"], task, artifact_io_managers(first, {MIRROR_ENV: str(mirror)}))
+        _run(["prepared_splits"], task, artifact_io_managers(_with_env(first, {MIRROR_ENV: str(mirror)})))
     tampered = mirror / "datasets/baseweight-ai/baseweight-bench-artifacts/smoke/prepared_splits/fpb.json"
     tampered.write_text('{"task": "fpb", "rows": [666]}')
 
     second = _settings(tmp_path / "b", enabled=True)
     defs = dg.Definitions(assets=[prepared_splits, task_summary],
-                          resources=artifact_io_managers(second, {MIRROR_ENV: str(mirror)}))
+                          resources=artifact_io_managers(_with_env(second, {MIRROR_ENV: str(mirror)})))
     refused: list[str] = []
     with dg.DagsterInstance.ephemeral() as instance:
         assert hydrate_from_hub(defs, instance, log=lambda _m: None, refused=refused) == {"prepared_splits": ["mbpp"]}

@@ -11,7 +11,7 @@ from dagster._core.definitions.data_version import CachingStaleStatusResolver, S
 from dagster._core.loader import LoadingContextForTest
 
 from baseweight_assets.defs.definitions_factory import build_definitions
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import Settings
 
 from .helpers import REPO, SHARED_DATA
 

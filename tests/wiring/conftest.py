@@ -1,7 +1,7 @@
 import pytest
 
 from baseweight_assets.defs.definitions_factory import build_definitions
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import Settings
 
 
 @pytest.fixture(scope="session")
