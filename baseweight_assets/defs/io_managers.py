@@ -3,6 +3,10 @@
 Layout (UPathIOManager's): ``<base>/<asset>/<task>.json`` and ``<base>/<asset>/<task>/<variant>.json``.
 Three instances split the repo's gitignored areas: ``data/``, ``results/`` and ``dashboard-data/``,
 each with a ``smoke/`` segment under the smoke profile.
+
+Fan-ins (an input whose ``AssetIn`` metadata sets ``FAN_IN``) are always a mapping ``partition key -> value``:
+UPathIOManager hands a single upstream partition over as the bare value, so a project with one task (or a cell
+with one variant) would otherwise break every consumer written for many.
 """
 
 from __future__ import annotations
@@ -16,8 +20,21 @@ from upath import UPath
 from baseweight_assets.storage.atomic import write_json
 
 
+FAN_IN = "baseweight/fan_in"
+
+
 class JsonArtifactIOManager(dg.UPathIOManager):
     extension: str = ".json"
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        if (context.definition_metadata or {}).get(FAN_IN) and context.has_asset_partitions:
+            if not context.asset_partition_keys:
+                return {}
+            if len(context.asset_partition_keys) == 1:
+                key = context.asset_partition_keys[0]
+                value = super().load_input(context)
+                return {} if value is None else {key: value}
+        return super().load_input(context)
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         if path.protocol in ("", "file", "local"):

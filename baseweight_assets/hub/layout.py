@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from baseweight_assets.config.deployment import HubConfig
+from baseweight_assets.pipeline.stages import synced_assets
 
 RepoType = Literal["dataset", "model"]
 
-# Assets worth sharing; raw_dataset is a copy of the licensed source and stays local.
-SYNCED_ASSETS = ("prepared_splits", "lora_adapter", "local_predictions", "api_predictions", "scores",
-                 "task_summary", "dashboard_data")
+# Which assets sync is declared in the stage registry (raw_dataset, a copy of the licensed source, stays local).
+SYNCED_ASSETS = synced_assets()
 ADAPTER_ASSET = "lora_adapter"
 ADAPTER_VALUE_PATH = "baseweight/lora_adapter.json"  # the asset's JSON value inside its model repo
 ADAPTER_STAMP_PATH = "baseweight/sync.json"          # its sync record (hub/records.py) inside the model repo

@@ -38,7 +38,7 @@ def _artifacts(root: Path) -> dict:
     (adapter_dir / METADATA_FILE).write_text(json.dumps({"adapter_sha256": digest, "n_train": 12}))
     values = {
         ArtifactKey("prepared_splits", "fpb", "smoke"): {"task": "fpb", "splits": {"train": [{"id": "a"}]}},
-        ArtifactKey("scores", "fpb|smollm2-135m__zero-shot", "smoke"): {"status": "ok", "metric": 0.5},
+        ArtifactKey("local_scores", "fpb|smollm2-135m__zero-shot", "smoke"): {"status": "ok", "metric": 0.5},
         ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-500", "smoke"): {
             "status": "ok", "adapter_dir": str(adapter_dir), "adapter_sha256": digest,
             "metadata": {"n_train": 12, "best_val_loss": 1.5, "lora": {"r": 8}}},
@@ -75,8 +75,8 @@ def _pull_all_and_compare(sync: HubSync, art: dict, fresh: Path) -> None:
         else:
             assert pulled == value
             assert out.read_bytes() == art["files"][key].read_bytes()  # the pushed bytes, unchanged
-    missing = ArtifactKey("scores", "fpb|gpt-5.4-nano__5-shot", "smoke")
-    nope = fresh / "smoke" / "scores" / "fpb" / "gpt-5.4-nano__5-shot.json"
+    missing = ArtifactKey("local_scores", "fpb|gpt-5.4-nano__5-shot", "smoke")
+    nope = fresh / "smoke" / "local_scores" / "fpb" / "gpt-5.4-nano__5-shot.json"
     assert sync.pull(missing, nope) is False and not nope.exists()
 
 
@@ -93,8 +93,8 @@ def test_local_target_round_trip_one_commit_per_partition(tmp_path):
     assert len(dataset_log) == 2 and len(model_log) == 1
     assert dataset_log[0]["files"] == ["README.md", "baseweight-sync/smoke/prepared_splits/fpb.json",
                                        "smoke/prepared_splits/fpb.json"]  # dataset card with the first commit only
-    assert dataset_log[1]["files"] == ["baseweight-sync/smoke/scores/fpb/smollm2-135m__zero-shot.json",
-                                       "smoke/scores/fpb/smollm2-135m__zero-shot.json"]
+    assert dataset_log[1]["files"] == ["baseweight-sync/smoke/local_scores/fpb/smollm2-135m__zero-shot.json",
+                                       "smoke/local_scores/fpb/smollm2-135m__zero-shot.json"]
     assert dataset_log[1]["parent"] == dataset_log[0]["oid"] == oids[0]  # each push is based on the head it saw
     assert (dataset / ".head").read_text() == oids[1]
     assert model_log[0]["files"] == sorted(["README.md", "adapter_config.json", "adapter_model.safetensors",
@@ -118,8 +118,8 @@ def test_hfapi_calls_repo_ids_paths_parent_commits_and_no_token(tmp_path, caplog
         ("model", "acme/bw-smollm2-135m-fpb-lora-500-smoke")]
     assert commits[0]["paths"] == ["README.md", "baseweight-sync/smoke/prepared_splits/fpb.json",
                                    "smoke/prepared_splits/fpb.json"]
-    assert commits[1]["paths"] == ["baseweight-sync/smoke/scores/fpb/smollm2-135m__zero-shot.json",
-                                   "smoke/scores/fpb/smollm2-135m__zero-shot.json"]
+    assert commits[1]["paths"] == ["baseweight-sync/smoke/local_scores/fpb/smollm2-135m__zero-shot.json",
+                                   "smoke/local_scores/fpb/smollm2-135m__zero-shot.json"]
     assert commits[2]["paths"] == ["README.md", "adapter_config.json", "adapter_model.safetensors",
                                    "baseweight/lora_adapter.json", "baseweight/sync.json", METADATA_FILE]
     assert all(c["revision"] == "main" for c in commits)
@@ -151,14 +151,14 @@ def test_hub_errors_name_the_repo_and_hide_the_token(tmp_path):
 def test_corrupt_remote_file_is_refused_and_local_state_untouched(tmp_path):
     target = LocalDirTarget(tmp_path / "mirror")
     sync = HubSync(target, HUB)
-    key = ArtifactKey("scores", "fpb|smollm2-135m__zero-shot", "smoke")
+    key = ArtifactKey("local_scores", "fpb|smollm2-135m__zero-shot", "smoke")
     good = tmp_path / "a" / key.json_path()
     good.parent.mkdir(parents=True)
     good.write_text('{"status": "ok"}')
     sync.push(key, good, {"status": "ok"})
     (target.repo_dir(dataset_repo(HUB)) / key.json_path()).write_text('{"status": "ok", "trunc')
     out = tmp_path / "b" / key.json_path()
-    with pytest.raises(HubSyncError, match=r"dataset:acme/bench-artifacts/smoke/scores/fpb/smollm2-135m__zero-shot\.json: not valid JSON"):
+    with pytest.raises(HubSyncError, match=r"dataset:acme/bench-artifacts/smoke/local_scores/fpb/smollm2-135m__zero-shot\.json: not valid JSON"):
         sync.pull(key, out)
     assert not out.exists()
     (target.repo_dir(dataset_repo(HUB)) / key.json_path()).write_text('{"status": "forged"}')  # valid, not pushed

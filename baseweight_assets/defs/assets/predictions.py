@@ -10,14 +10,18 @@ import dagster as dg
 
 from baseweight_assets.config.schema import LORA_CONDITIONS
 from baseweight_assets.defs.assets.common import log_fn, resolve_cell, skipped, status_metadata
-from baseweight_assets.defs.partitions import PartitionSpace, same_task_subset_of_variants
+from baseweight_assets.defs.checks import check_result
+from baseweight_assets.defs.partitions import same_task_subset_of_variants
 from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
+from baseweight_assets.defs.stage_wiring import BuildContext
+from baseweight_assets.inference.completeness import check_prediction_completeness
 from baseweight_assets.hardware import detect_hardware
 from baseweight_assets.inference.endpoint import Endpoint, api_key_configured, local_endpoint, resolve_api_endpoint
 from baseweight_assets.inference.requests import build_requests, request_hash
 from baseweight_assets.inference.runner import run_predictions
 from baseweight_assets.inference.store import PredictionStore
 from baseweight_assets.models.embedded import READY_MARKER
+from baseweight_assets.pipeline.stages import Stage
 from baseweight_assets.prompting import PromptTemplate
 from baseweight_assets.storage.hashing import stable_hash
 from baseweight_assets.training.serving_folder import make_serving_folder
@@ -110,20 +114,26 @@ def _output(value: dict) -> dg.Output[dict]:
     return dg.Output(value, metadata=meta, data_version=dg.DataVersion(version))
 
 
-def build_prediction_assets(space: PartitionSpace, gpu_op_tags: dict) -> list[dg.AssetsDefinition]:
-    """``gpu_op_tags``: the GPU step pod spec from configs/deployment.yaml (``executors.gpu_op_tags``)."""
+def _completeness_check_args(stage: Stage, ctx: BuildContext) -> dict:
+    return dict(asset=stage.key, name=f"{stage.key}_complete", partitions_def=ctx.partitions(stage),
+                additional_ins={"prepared_splits": dg.AssetIn("prepared_splits")},
+                description="Every sampled test question has an answer; failed requests count as missing, and the "
+                "check fails when more than run_defaults.incomplete_threshold of the cell is missing.")
+
+
+def _completeness(bench: BenchResource, predictions: dict, prepared_splits: dict) -> dg.AssetCheckResult:
+    return check_result(check_prediction_completeness(predictions, prepared_splits,
+                                                      bench.config.run.incomplete_threshold))
+
+
+def build_local_predictions(stage: Stage, ctx: BuildContext) -> list:
     @dg.asset(
-        partitions_def=space.task_x_local,
-        group_name="predictions",
-        io_manager_key="results_io",
-        pool="gpu",
-        op_tags=gpu_op_tags,
+        **ctx.asset_args(stage),
         kinds={"openai"},
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
         deps=["prompt_template"],
         ins={
             "prepared_splits": dg.AssetIn(),
-            "lora_adapter": dg.AssetIn(partition_mapping=same_task_subset_of_variants(space.lora_variants)),
+            "lora_adapter": dg.AssetIn(partition_mapping=same_task_subset_of_variants(ctx.space.lora_variants)),
         },
         description="Open-model predictions through a local OpenAI-compatible server (vLLM on GPU, "
         "`transformers serve` on CPU); LoRA variants serve their adapter.",
@@ -174,14 +184,18 @@ def build_prediction_assets(space: PartitionSpace, gpu_op_tags: dict) -> list[dg
 
         return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint_at, server))
 
+    @dg.asset_check(**_completeness_check_args(stage, ctx))
+    def local_predictions_complete(bench: BenchResource, local_predictions: dict, prepared_splits: dict):
+        return _completeness(bench, local_predictions, prepared_splits)
+
+    return [local_predictions, local_predictions_complete]
+
+
+def build_api_predictions(stage: Stage, ctx: BuildContext) -> list:
     @dg.asset(
-        partitions_def=space.task_x_api,
-        group_name="predictions",
-        io_manager_key="results_io",
-        pool="api",
+        **ctx.asset_args(stage),
         kinds={"openai"},
         deps=["prompt_template"],
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
         description="Frontier API predictions (zero-shot, 5-shot). Without an API key a local model answers, "
         "labelled as an API stand-in everywhere.",
     )
@@ -214,4 +228,8 @@ def build_prediction_assets(space: PartitionSpace, gpu_op_tags: dict) -> list[dg
             server = partial(local_server.serve, bench.paths.results / "logs" / task_id / f"{variant}.server.log")
         return _output(_predict(context, bench, task_id, variant, prepared_splits, endpoint_at, server))
 
-    return [local_predictions, api_predictions]
+    @dg.asset_check(**_completeness_check_args(stage, ctx))
+    def api_predictions_complete(bench: BenchResource, api_predictions: dict, prepared_splits: dict):
+        return _completeness(bench, api_predictions, prepared_splits)
+
+    return [api_predictions, api_predictions_complete]

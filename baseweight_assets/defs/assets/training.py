@@ -7,26 +7,21 @@ import dagster as dg
 
 from baseweight_assets.cost.pricing import PricingError, hourly_rate
 from baseweight_assets.defs.assets.common import log_fn, resolve_cell, status_metadata
-from baseweight_assets.defs.partitions import PartitionSpace
 from baseweight_assets.defs.resources import BenchResource, ModelStoreResource
+from baseweight_assets.defs.stage_wiring import BuildContext
 from baseweight_assets.hardware import detect_hardware
+from baseweight_assets.pipeline.stages import Stage
 from baseweight_assets.prompting import PromptTemplate
 from baseweight_assets.storage.hashing import stable_hash
 from baseweight_assets.training.metadata import METADATA_FILE
 from baseweight_assets.training.trainer import train_adapter
 
 
-def build_training_assets(space: PartitionSpace, gpu_op_tags: dict) -> list[dg.AssetsDefinition]:
-    """``gpu_op_tags``: the GPU step pod spec from configs/deployment.yaml (``executors.gpu_op_tags``)."""
+def build_lora_adapter(stage: Stage, ctx: BuildContext) -> list:
     @dg.asset(
-        partitions_def=space.task_x_lora,
-        group_name="training",
-        io_manager_key="results_io",
-        pool="gpu",
-        op_tags=gpu_op_tags,
+        **ctx.asset_args(stage),
         kinds={"pytorch", "peft"},
         deps=["training_config"],
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
         description="A PEFT LoRA adapter (QLoRA on CUDA, plain LoRA on CPU) trained on the task's train split; "
         "validation loss picks the checkpoint, test is never seen.",
     )
