@@ -66,19 +66,27 @@ def test_gpu_pool_limit_serialises_steps(tmp_path, limit):
 
 
 def test_main_run_sizes_the_gpu_pool_to_the_host_without_initialising_cuda(tmp_path, monkeypatch):
-    """A CPU host gets one gpu slot per worker; the other pools come from deployment.yaml. The count must not
-    initialise CUDA in the parent: its workers are forked and could no longer use the GPU."""
+    """A CPU host gets one gpu slot per run the instance runs at once; the other pools come from deployment.yaml.
+    Counting GPUs must not initialise CUDA in the launcher (run workers are started from it)."""
     import torch
 
-    from baseweight_assets.defs import main_run
-    from baseweight_assets.defs.settings import Settings
+    from baseweight_assets.cli.run import size_pools
+    from baseweight_assets.settings import Settings
 
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: pytest.fail("CUDA initialised before the fork"))
-    instance = dg.DagsterInstance.ephemeral()
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: pytest.fail("CUDA initialised in the launcher"))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump({
+        "telemetry": {"enabled": False},
+        "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"},
+        "concurrency": {"runs": {"max_concurrent_runs": 3}, "pools": {"granularity": "op", "default_limit": 1}},
+    }))
+    instance = dg.DagsterInstance.from_config(str(home))
     settings = Settings.from_env()
-    limits = main_run.size_pools(instance, settings, workers=3)
+    limits = size_pools(instance, settings)
     configured = load_deployment_config(settings.config_dir).pools
     assert limits == {**configured, "gpu": 3}
     assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 3
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # a two-GPU host: one slot per card
-    assert main_run.size_pools(instance, settings, workers=3)["gpu"] == 2
+    assert size_pools(instance, settings)["gpu"] == 2
+    instance.dispose()
