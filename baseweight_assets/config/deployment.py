@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from baseweight_assets.config.errors import ConfigError
 from baseweight_assets.config.loader import load_model_file
@@ -35,6 +36,41 @@ class GpuStep(CpuStep):
     tolerations: list[Toleration] = Field(default_factory=list)
 
 
+SecurityProfile = Literal["Unconfined", "RuntimeDefault", "Localhost"]
+
+
+class SandboxStep(CpuStep):
+    """The pod of steps that run generated code (scoring): see docs/SECURITY.md ("Kubernetes").
+
+    bubblewrap needs unprivileged user namespaces in the pod: a seccomp and an AppArmor profile that allow
+    ``unshare``/``mount`` (``Unconfined`` or a ``Localhost`` profile) and an unmasked ``/proc`` (which
+    Kubernetes grants only with ``host_users: false``, a user-namespaced pod). Where the nodes cannot offer
+    that, set ``runtime_class`` to a gVisor RuntimeClass (deployments/k8s-prereqs.yaml) instead.
+    """
+
+    labels: dict[str, str] = Field(default_factory=lambda: {"baseweight.ai/sandbox": "true"})
+    run_as_user: int = Field(10001, ge=1)  # the image's unprivileged user (deployments/Dockerfile)
+    seccomp_profile: SecurityProfile = "Unconfined"
+    seccomp_localhost_profile: str | None = None
+    apparmor_profile: SecurityProfile = "Unconfined"
+    apparmor_localhost_profile: str | None = None
+    unmasked_proc: bool = True
+    host_users: bool = False
+    runtime_class: str | None = None
+
+    @model_validator(mode="after")
+    def _localhost_profiles_named(self) -> SandboxStep:
+        for kind in ("seccomp", "apparmor"):
+            if getattr(self, f"{kind}_profile") == "Localhost" and not getattr(self, f"{kind}_localhost_profile"):
+                raise ValueError(f"{kind}_profile Localhost needs {kind}_localhost_profile")
+        if self.unmasked_proc and self.host_users:
+            raise ValueError("unmasked_proc needs host_users: false (Kubernetes allows an unmasked /proc only "
+                             "in a user-namespaced pod)")
+        if not self.labels:
+            raise ValueError("labels must not be empty: the sandbox NetworkPolicy selects pods by them")
+        return self
+
+
 class KubernetesConfig(_Strict):
     namespace: str
     image: str
@@ -48,6 +84,7 @@ class KubernetesConfig(_Strict):
     job_ttl_seconds: int = Field(86400, ge=0)
     cpu_step: CpuStep = Field(default_factory=CpuStep)
     gpu_step: GpuStep = Field(default_factory=GpuStep)
+    sandbox_step: SandboxStep = Field(default_factory=SandboxStep)
 
 
 class HubConfig(_Strict):

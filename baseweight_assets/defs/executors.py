@@ -12,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from baseweight_assets.config.deployment import DeploymentConfig, KubernetesConfig
+from baseweight_assets.deploy.k8s_pods import PART_OF_LABELS, sandbox_step_k8s_config
 
 K8S_CONFIG_TAG = "dagster-k8s/config"
 _SHM_VOLUME = "dshm"
@@ -42,6 +43,12 @@ def gpu_op_tags(deployment: DeploymentConfig) -> dict:
     return {K8S_CONFIG_TAG: gpu_step_k8s_config(deployment.kubernetes)}
 
 
+def sandbox_op_tags(deployment: DeploymentConfig) -> dict:
+    """Op tags for assets that run generated code (scoring): their pod has no secrets, no service-account token,
+    no egress and a security context bubblewrap can work in (``deploy.k8s_pods``)."""
+    return {K8S_CONFIG_TAG: sandbox_step_k8s_config(deployment.kubernetes)}
+
+
 def k8s_executor_config(deployment: DeploymentConfig) -> dict:
     """Config for ``k8s_job_executor``: image, namespace, secrets, the artifacts volume and CPU-step defaults."""
     k8s = deployment.kubernetes
@@ -60,7 +67,7 @@ def k8s_executor_config(deployment: DeploymentConfig) -> dict:
         "env_vars": ["BASEWEIGHT_ENV=production", f"BASEWEIGHT_REPO_ROOT={k8s.artifacts_mount}"],
         "max_concurrent": k8s.max_concurrent_steps,
         "step_k8s_config": step,
-        "labels": {"app.kubernetes.io/part-of": "baseweight-bench"},
+        "labels": dict(PART_OF_LABELS),
     }
     if k8s.service_account:
         config["service_account_name"] = k8s.service_account

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import kubernetes
+import pytest
 import yaml
 
 from baseweight_assets.config.deployment import load_deployment_config
@@ -24,7 +26,52 @@ def test_helm_values_match_the_deployment_config():
     assert "HF_TOKEN=" not in (REPO / "deployments" / "helm" / "values.yaml").read_text()
 
 
-def test_dockerfile_is_cuda_based_with_the_gpu_extra():
+def test_dockerfile_is_cuda_based_with_the_gpu_extra_and_ships_the_sandbox():
     text = (REPO / "deployments" / "Dockerfile").read_text()
     assert "nvidia/cuda:" in text and '".[gpu]"' in text and "torch==${TORCH_VERSION}" in text
     assert "baseweight_assets.definitions" in text
+    install = text[text.index("apt-get install"):text.index("rm -rf /var/lib/apt/lists")]
+    assert "bubblewrap" in install.split()  # the scoring step refuses to run generated code without it
+    user = load_deployment_config(REPO / "configs").kubernetes.sandbox_step.run_as_user
+    assert f"--uid {user} bench" in text and "USER bench" in text
+
+
+_MODELS = {"ServiceAccount": "V1ServiceAccount", "PersistentVolumeClaim": "V1PersistentVolumeClaim",
+           "Role": "V1Role", "RoleBinding": "V1RoleBinding", "NetworkPolicy": "V1NetworkPolicy",
+           "RuntimeClass": "V1RuntimeClass"}
+
+
+def _manifests() -> list[dict]:
+    return [d for d in yaml.safe_load_all((REPO / "deployments" / "k8s-prereqs.yaml").read_text()) if d]
+
+
+def _without_nulls(value):
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("doc", _manifests(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_prereq_manifests_are_valid_kubernetes_objects(doc):
+    """Each document round-trips through the official client's model: a misspelt field would be dropped."""
+    api = kubernetes.client.ApiClient()
+    model = api._ApiClient__deserialize(doc, _MODELS[doc["kind"]])
+    assert _without_nulls(api.sanitize_for_serialization(model)) == doc
+
+
+def test_network_policy_denies_the_sandbox_pod_everything_but_dns_and_postgres():
+    labels = load_deployment_config(REPO / "configs").kubernetes.sandbox_step.labels
+    (policy,) = [d for d in _manifests() if d["kind"] == "NetworkPolicy"]
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == labels
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"] and spec["ingress"] == []
+    ports = [(p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"]]
+    assert sorted(ports) == [("TCP", 53), ("TCP", 5432), ("UDP", 53)]
+    assert all(rule.get("to") for rule in spec["egress"])  # every rule names its peers: no open destination
+
+
+def test_gvisor_runtime_class_is_offered():
+    (runtime,) = [d for d in _manifests() if d["kind"] == "RuntimeClass"]
+    assert runtime["handler"] == "runsc" and runtime["metadata"]["name"] == "gvisor"
