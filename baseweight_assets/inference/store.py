@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baseweight_assets.storage.atomic import fsync_dir, write_text
-from baseweight_assets.storage.locks import ExclusiveFileLock
+from baseweight_assets.storage.locks import ExclusiveFileLock, LockTimeout
 
 DEFAULT_LOCK_TIMEOUT_S = 600.0
 
@@ -75,7 +75,11 @@ class PredictionStore:
         """Become the only writer (wait up to ``lock_timeout_s``), then finish or cut off a torn last line."""
         if self._lock.held:
             return
-        self._lock.acquire(self.lock_timeout_s)
+        try:
+            self._lock.acquire(0.0)
+        except LockTimeout as busy:
+            self.log(f"{busy}; waiting up to {self.lock_timeout_s:g}s for it")
+            self._lock.acquire(self.lock_timeout_s)
         try:
             self._repair_tail()
         except BaseException:
