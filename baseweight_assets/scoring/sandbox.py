@@ -125,8 +125,18 @@ def _bwrap_command(tmp_mb: int) -> list[str]:
     if os.geteuid() == 0:  # the runner needs exactly these two to drop to the slot's uid; then it has none
         cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
-        cmd += ["--unshare-user", "--disable-userns"]
+        cmd += ["--unshare-user"] + (["--disable-userns"] if _bwrap_has("--disable-userns") else [])
     return cmd + ["--", exe, "-I", "-S"]
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_has(option: str) -> bool:
+    """Whether this bubblewrap knows ``option`` (``--disable-userns`` arrived in 0.8)."""
+    try:
+        help_text = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option in help_text.split()
 
 
 @functools.lru_cache(maxsize=1)
