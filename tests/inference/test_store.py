@@ -46,11 +46,13 @@ def test_second_writer_times_out_naming_the_store_and_holder(tmp_path):
     path = tmp_path / "p.jsonl"
     holder = PredictionStore(path)
     holder.lock()
+    logs: list[str] = []
     try:
         with pytest.raises(LockTimeout, match=rf"prediction store {path} is in use .*pid {os.getpid()} "):
-            run_predictions(make_requests(["x"]), endpoint_for("http://127.0.0.1:9/v1"), path, log=lambda m: None,
+            run_predictions(make_requests(["x"]), endpoint_for("http://127.0.0.1:9/v1"), path, log=logs.append,
                             **{**RUN_KW, "lock_timeout_s": 0.2})
         assert not path.exists()  # nothing was written by the refused run
+        assert len(logs) == 1 and "is in use by another process" in logs[0] and "waiting up to 0.2s" in logs[0]
     finally:
         holder.close()
     with PredictionStore(path, lock_timeout_s=0) as again:  # released: the next writer gets it at once
