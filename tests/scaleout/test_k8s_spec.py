@@ -13,7 +13,7 @@ from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.config.errors import ConfigError
 from baseweight_assets.defs import executors
 from baseweight_assets.defs.definitions_factory import build_definitions
-from baseweight_assets.defs.settings import Settings
+from baseweight_assets.settings import Settings
 
 from .helpers import REPO, write_deployment
 
@@ -66,12 +66,15 @@ def test_gpu_assets_request_gpus_on_gpu_nodes(defs):
 
 def test_cpu_and_api_assets_request_no_gpu(defs):
     deployment = load_deployment_config(REPO / "configs")
-    for name in ("raw_dataset", "prepared_splits", "api_predictions", "scores", "dashboard_data"):
+    for name in ("raw_dataset", "prepared_splits", "api_predictions", "local_scores", "api_scores", "dashboard_data"):
         job = _job_for(defs, name, deployment)
         pod = job["spec"]["template"]["spec"]
         resources = pod["containers"][0]["resources"]
         assert not any("gpu" in key for part in resources.values() for key in (part or {})), (name, resources)
-        assert resources["requests"] == deployment.kubernetes.cpu_step.requests
+        # Scoring steps run generated code in their own pod (deploy.k8s_pods, test_k8s_sandbox_pod.py).
+        sandboxed = "dagster-k8s/config" in _op_tags(defs, name)
+        step = deployment.kubernetes.sandbox_step if sandboxed else deployment.kubernetes.cpu_step
+        assert resources["requests"] == step.requests, name
         assert not pod.get("node_selector") and not pod.get("tolerations"), name
 
 
