@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from baseweight_assets.conditions import is_lora
 from baseweight_assets.config.loader import BenchConfig
-from baseweight_assets.config.schema import LORA_CONDITIONS
 
 SEPARATOR = "__"
 
@@ -19,17 +19,17 @@ def split_variant(variant: str) -> tuple[str, str]:
     return model_id, condition
 
 
-def local_variants(bench: BenchConfig) -> list[str]:
-    return [variant_key(m.id, c) for m in bench.local_models() for c in m.conditions]
+def local_variants(bench: BenchConfig, profile: str) -> list[str]:
+    return [variant_key(m.id, c) for m in bench.local_models() for c in bench.model_conditions(m.id, profile)]
 
 
-def lora_variants(bench: BenchConfig) -> list[str]:
-    return [v for v in local_variants(bench) if split_variant(v)[1] in LORA_CONDITIONS]
+def lora_variants(bench: BenchConfig, profile: str) -> list[str]:
+    return [v for v in local_variants(bench, profile) if is_lora(split_variant(v)[1])]
 
 
-def api_variants(bench: BenchConfig) -> list[str]:
-    return [variant_key(m.id, c) for m in bench.api_models() for c in m.conditions]
+def api_variants(bench: BenchConfig, profile: str) -> list[str]:
+    return [variant_key(m.id, c) for m in bench.api_models() for c in bench.model_conditions(m.id, profile)]
 
 
-def all_variants(bench: BenchConfig) -> list[str]:
-    return local_variants(bench) + api_variants(bench)
+def all_variants(bench: BenchConfig, profile: str) -> list[str]:
+    return local_variants(bench, profile) + api_variants(bench, profile)

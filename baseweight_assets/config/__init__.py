@@ -4,8 +4,6 @@ from baseweight_assets.config.errors import ConfigError
 from baseweight_assets.config.loader import BenchConfig, load_bench_config
 from baseweight_assets.config.schema import (
     API_CONDITIONS,
-    CONDITIONS,
-    LORA_CONDITIONS,
     ModelConfig,
     PricingConfig,
     RunDefaults,
@@ -15,8 +13,6 @@ from baseweight_assets.config.schema import (
 
 __all__ = [
     "API_CONDITIONS",
-    "CONDITIONS",
-    "LORA_CONDITIONS",
     "BenchConfig",
     "ConfigError",
     "ModelConfig",

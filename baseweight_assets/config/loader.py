@@ -9,10 +9,12 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from baseweight_assets.conditions import LoraSize, expand
 from baseweight_assets.config.errors import ConfigError
 from baseweight_assets.config.schema import (
     ModelConfig,
     PricingConfig,
+    ProfileConfig,
     RunDefaults,
     TaskConfig,
     TrainingConfig,
@@ -80,6 +82,22 @@ class BenchConfig:
 
     def api_models(self) -> list[ModelConfig]:
         return [m for m in self.models.values() if m.kind == "api"]
+
+    def profile(self, name: str) -> ProfileConfig:
+        return self.run.profiles[name]
+
+    def lora_sizes(self, task_id: str, profile: str) -> list[LoraSize]:
+        """The task's data-efficiency curve under a profile: the profile's, else the task's, else the default."""
+        return list(self.profile(profile).lora_sizes or self.tasks[task_id].lora_sizes or self.run.lora_sizes)
+
+    def training_seeds(self, profile: str) -> int:
+        return self.profile(profile).training_seeds or self.run.training_seeds
+
+    def model_conditions(self, model_id: str, profile: str) -> list[str]:
+        """The model's conditions with ``lora`` expanded to every size any task's curve lists (partitions are one
+        set for all tasks; a task whose curve lacks a size skips that cell with the reason)."""
+        curve = [n for t in self.tasks for n in self.lora_sizes(t, profile)]
+        return expand(self.models[model_id].conditions, curve)
 
     def training_for(self, model_id: str, task_id: str) -> TrainingConfig:
         model = self.models[model_id]

@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import Annotated
 
-CONDITIONS: tuple[str, ...] = ("zero-shot", "5-shot", "lora-500", "lora-full")
-LORA_CONDITIONS: tuple[str, ...] = ("lora-500", "lora-full")
-API_CONDITIONS: tuple[str, ...] = ("zero-shot", "5-shot")
+from baseweight_assets.conditions import LORA_CURVE, PROMPTED, LoraSize, check_condition, is_lora
 
-Condition = Literal["zero-shot", "5-shot", "lora-500", "lora-full"]
+API_CONDITIONS: tuple[str, ...] = PROMPTED
+
+# A condition a cell runs under (zero-shot, 5-shot, lora-<N>, lora-full); a model may also list "lora": the curve.
+Condition = Annotated[str, AfterValidator(check_condition)]
+ModelCondition = Annotated[str, AfterValidator(lambda c: check_condition(c, allow_curve=True))]
 TaskType = Literal["classification", "multiple_choice", "extraction", "code"]
 MetricId = Literal["weighted_f1", "macro_f1", "accuracy", "token_f1", "multi_span_f1", "pass_at_1"]
 
@@ -66,8 +69,8 @@ class OfflineSource(_Strict):
     partial: str | None = Field(
         default=None, description="Why this local copy is not the full dataset (shown on the dashboard)."
     )
-    skip_conditions: dict[str, str] = Field(
-        default_factory=dict, description="Condition -> reason it cannot run on this offline copy."
+    skip_conditions: dict[ModelCondition, str] = Field(
+        default_factory=dict, description="Condition (or 'lora': every LoRA size) -> why it cannot run on this copy."
     )
 
 
@@ -94,7 +97,6 @@ class SplitSampling(_Strict):
 class SamplingConfig(_Strict):
     seed: int = 42
     val_size: int = Field(default=256, ge=0)
-    lora_500_size: int = Field(default=500, ge=1)
     train: SplitSampling = SplitSampling()
     test: SplitSampling = SplitSampling(total_cap=500)
 
@@ -132,7 +134,12 @@ class TaskConfig(_Strict):
     sampling: SamplingConfig = SamplingConfig()
     n_shots: int = Field(default=5, ge=0)
     windows: WindowConfig | None = None
-    skip_conditions: dict[str, str] = Field(default_factory=dict)
+    skip_conditions: dict[ModelCondition, str] = Field(
+        default_factory=dict, description="Condition (or 'lora': every LoRA size) -> why this task does not run it."
+    )
+    lora_sizes: list[LoraSize] | None = Field(
+        default=None, description="This task's data-efficiency curve (LoRA training sizes); default: run_defaults."
+    )
     training_overrides: dict[str, Any] = Field(default_factory=dict)
     lora_overrides: dict[str, Any] = Field(default_factory=dict)
     sandbox: dict[str, Any] = Field(default_factory=dict, description="Code tasks: sandbox limits.")
@@ -143,14 +150,6 @@ class TaskConfig(_Strict):
     )
 
     _check = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
-
-    @field_validator("skip_conditions")
-    @classmethod
-    def _known_conditions(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(CONDITIONS))
-        if unknown:
-            raise ValueError(f"unknown condition(s) {unknown}; expected some of {list(CONDITIONS)}")
-        return value
 
     @property
     def prompt_dir(self) -> str:
@@ -172,7 +171,9 @@ class ModelConfig(_Strict):
     id: str
     display_name: str
     kind: Literal["local", "api"]
-    conditions: list[Condition]
+    conditions: list[ModelCondition] = Field(
+        description="zero-shot, 5-shot, lora (the task's whole LoRA curve) and/or explicit lora-<N> / lora-full."
+    )
     # local models
     hf_id: str | None = None
     revision: str | None = None
@@ -219,7 +220,7 @@ class ModelConfig(_Strict):
         else:
             if not self.hf_id:
                 raise ValueError("hf_id: required when kind is 'local'")
-            if any(c in LORA_CONDITIONS for c in self.conditions) and not self.training:
+            if any(c == LORA_CURVE or is_lora(c) for c in self.conditions) and not self.training:
                 raise ValueError("training: required when a LoRA condition is listed")
         return self
 
@@ -392,6 +393,10 @@ class ProfileConfig(_Strict):
     sandbox_timeout_s: float | None = Field(default=None, gt=0)
     window_words: int | None = Field(default=None, ge=16, description="Cap on sliding-window size (CUAD).")
     max_seq_length: int | None = Field(default=None, ge=16, description="Cap on training sequence length.")
+    lora_sizes: list[LoraSize] | None = Field(
+        default=None, description="Replaces every task's LoRA curve under this profile (smoke: a short one)."
+    )
+    training_seeds: int | None = Field(default=None, ge=1, description="Training seeds per LoRA cell.")
 
     def apply_to_task(self, task: TaskConfig) -> TaskConfig:
         """The task as this profile runs it (smaller windows under smoke)."""
@@ -420,6 +425,15 @@ class RunDefaults(_Strict):
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
     constrained_decoding: bool = True
+    lora_sizes: list[LoraSize] = Field(
+        default_factory=lambda: [50, 100, 250, 500, 1000, "full"],
+        description="The default data-efficiency curve: LoRA training-set sizes ('full' = every training example).",
+    )
+    training_seeds: int = Field(default=3, ge=1, description="Each LoRA cell is trained under this many seeds.")
+    noninferiority_margin: float = Field(
+        default=0.02, ge=0, lt=1,
+        description="A LoRA cell is non-inferior to an API cell when the CI of their difference stays above -margin.",
+    )
     incomplete_threshold: float = Field(
         default=0.02, ge=0, le=1,
         description="A cell whose share of missing questions (no row or a failed request) exceeds this is incomplete.",

@@ -1,8 +1,9 @@
 """``prepare_task``: raw rows -> the prepared_splits value (docs/ARCHITECTURE.md).
 
 Order: pools per source rule -> drop train/val/few-shot rows that duplicate or near-duplicate a
-test row -> carve val from the train pool -> sample train -> lora-500 subset -> few-shot choice
--> ``n_eval_seeds`` stratified test samples over question ids -> CUAD windows. ``test_pool`` is
+test row -> carve val from the train pool -> sample train -> few-shot choice -> ``n_eval_seeds``
+stratified test samples over question ids -> windows (extraction) -> the nested LoRA subsets of the
+data-efficiency curve, drawn from the final train rows. ``test_pool`` is
 the union of the seed samples (every row a prediction run needs); the size of the full pool
 they were drawn from is in the report. Deterministic: same inputs, byte-identical output.
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from baseweight_assets.config.schema import SplitSampling, TaskConfig
+from baseweight_assets.conditions import FULL, LoraSize, is_lora, lora
+from baseweight_assets.config.schema import SamplingConfig, SplitSampling, TaskConfig
 from baseweight_assets.data import cuad_rows
 from baseweight_assets.data.contamination import find_overlaps
 from baseweight_assets.data.few_shot import choose, few_shot_hash
-from baseweight_assets.data.sampling import sample, split_off
+from baseweight_assets.data.sampling import nested_subsets, sample, split_off
 from baseweight_assets.data.splits import build_pools
 from baseweight_assets.prompting import PromptTemplate, messages_hash
 
@@ -72,11 +74,44 @@ def _skips(task: TaskConfig, raw: dict, train: list, shots: list) -> dict[str, s
     if raw["source"] == "offline" and task.source.offline:
         skips.update(task.source.offline.skip_conditions)
     if not train:
-        for cond in ("lora-500", "lora-full"):
-            skips.setdefault(cond, "No training rows after preparation.")
+        skips.setdefault("lora", "No training rows after preparation.")
     if not shots or task.n_shots == 0:
         skips.setdefault("5-shot", "No few-shot examples (n_shots is 0 or the pool is empty).")
     return skips
+
+
+def lora_subsets(train: list[dict], sizes: list[LoraSize], s: SamplingConfig) -> tuple[dict[str, list[str]],
+                                                                                      dict[str, str]]:
+    """``({lora-N: train ids}, {lora-N: why skipped})`` for every size of the curve; subsets are nested and
+    stratified like train (``sampling.nested_subsets``); ``lora-full`` is every train row."""
+    numeric = sorted({n for n in sizes if n != FULL})
+    subsets, skipped = nested_subsets(train, numeric, s.seed, s.train.stratify_by, s.train.balance_by,
+                                      min_per_group=1 if s.train.stratify_by else 0)
+    out = {lora(n): sorted(ids) for n, ids in subsets.items()}
+    if FULL in sizes:
+        out[lora(FULL)] = sorted(r["id"] for r in train)
+    return out, {lora(n): f"{reason}; skipped rather than trained on fewer" for n, reason in skipped.items()}
+
+
+def _merge_skips(configured: dict[str, str], subset_skips: dict[str, str]) -> dict[str, str]:
+    """A configured reason ('lora': every size) wins over a size's own 'needs N rows' reason."""
+    if "lora" in configured:
+        return configured
+    return {**subset_skips, **configured}
+
+
+def condition_skip_reason(prepared: dict, condition: str) -> str | None:
+    """Why a cell of this task cannot run ``condition``, or None. ``lora`` in skip_conditions covers every size."""
+    skips = prepared.get("skip_conditions", {})
+    if condition in skips:
+        return skips[condition]
+    if is_lora(condition):
+        if "lora" in skips:
+            return skips["lora"]
+        if condition not in prepared.get("lora_subsets", {}):
+            return (f"{condition} is not on this task's LoRA curve {sorted(prepared.get('lora_subsets', {}))} "
+                    "(lora_sizes in configs/tasks/<task>.yaml, run_defaults.yaml or the profile)")
+    return None
 
 
 def _finish(rows: list[dict], prompt: PromptTemplate) -> list[dict]:
@@ -89,7 +124,7 @@ def _finish(rows: list[dict], prompt: PromptTemplate) -> list[dict]:
 
 
 def prepare_task(task: TaskConfig, raw: dict, prompt: PromptTemplate, *, n_eval_seeds: int,
-                 rows_per_split: int | None = None) -> dict:
+                 rows_per_split: int | None = None, lora_sizes: list[LoraSize] = ()) -> dict:
     s = task.sampling
     pools, report = build_pools(task, raw)
     contracts = None
@@ -111,7 +146,6 @@ def prepare_task(task: TaskConfig, raw: dict, prompt: PromptTemplate, *, n_eval_
     else:
         val, rest = [], pools["train"]
     train = _draw(rest, s.train, _cap(s.train.total_cap, rows_per_split), s.seed)
-    lora_500 = sample(train, s.lora_500_size, 1 if s.train.stratify_by else 0, s.seed, s.train.stratify_by, s.train.balance_by)
     shot_pool = pools.get("few_shot") or train
     shots = choose(shot_pool, task.n_shots, s.seed, s.train.balance_by)
 
@@ -126,12 +160,10 @@ def prepare_task(task: TaskConfig, raw: dict, prompt: PromptTemplate, *, n_eval_
         cfg = task.windows
         max_windows = cfg.max_windows if rows_per_split is None else min(cfg.max_windows, SMOKE_MAX_WINDOWS)
         train = [cuad_rows.train_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in train]
-        lora_ids = {q["id"] for q in lora_500}
         val = [cuad_rows.train_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in val]
         shots = [cuad_rows.few_shot_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in shots]
         removed = _decontaminate_windows(task, contracts, pools["test"], {"train": train, "val": val, "few_shot": shots})
         train, val, shots = removed.pop("train"), removed.pop("val"), removed.pop("few_shot")
-        lora_500 = [r for r in train if r["question_id"] in lora_ids]  # after decontamination, in train order
         report["contamination_removed"] = removed["hits"]
         test_rows, truncated, beyond = [], set(), []
         for q in test_questions:
@@ -154,9 +186,11 @@ def prepare_task(task: TaskConfig, raw: dict, prompt: PromptTemplate, *, n_eval_
     else:
         test_rows = test_questions
 
+    subsets, subset_skips = lora_subsets(train, list(lora_sizes), s)
     report.update({
         "counts": {"train": len(train), "val": len(val), "test_pool": len(test_rows), "few_shot": len(shots),
-                   "lora_500": len(lora_500), "test_seed_questions": [len(x) for x in seeds],
+                   "lora_subsets": {c: len(ids) for c, ids in subsets.items()},
+                   "test_seed_questions": [len(x) for x in seeds],
                    "test_candidates": len(pools["test"])},
         "train_groups": dict(sorted(Counter(r["group"] for r in train).items())),
         "test_groups_seed0": dict(sorted(Counter(r["group"] for r in seeds[0]).items())) if seeds else {},
@@ -172,11 +206,11 @@ def prepare_task(task: TaskConfig, raw: dict, prompt: PromptTemplate, *, n_eval_
         "labels": raw.get("labels"),
         "splits": {"train": _finish(train, prompt), "val": _finish(val, prompt),
                    "test_pool": _finish(test_rows, prompt), "few_shot": shots},
-        "lora_500_ids": sorted(r["id"] for r in lora_500),
+        "lora_subsets": subsets,
         "test_seeds": [sorted(r["id"] for r in seed) for seed in seeds],
         "few_shot_hash": few_shot_hash(shots),
         "prompt_hash": prompt.hash,
-        "skip_conditions": _skips(task, raw, train, shots),
+        "skip_conditions": _merge_skips(_skips(task, raw, train, shots), subset_skips),
         "provenance": {"source": raw["source"], "dataset": prov.get("dataset"), "revision": prov.get("revision"),
                        "partial": prov.get("partial"), "files": prov.get("files", {})},
         "report": {**raw.get("report", {}), **report},

@@ -23,12 +23,13 @@ class PartitionSpace:
     api_variants: tuple[str, ...]
 
     @classmethod
-    def from_config(cls, bench: BenchConfig) -> PartitionSpace:
+    def from_config(cls, bench: BenchConfig, profile: str) -> PartitionSpace:
+        """Partitions under a profile: its LoRA curve decides the ``lora-<N>`` variants."""
         return cls(
             tasks=tuple(bench.tasks),
-            local_variants=tuple(V.local_variants(bench)),
-            lora_variants=tuple(V.lora_variants(bench)),
-            api_variants=tuple(V.api_variants(bench)),
+            local_variants=tuple(V.local_variants(bench, profile)),
+            lora_variants=tuple(V.lora_variants(bench, profile)),
+            api_variants=tuple(V.api_variants(bench, profile)),
         )
 
     @property

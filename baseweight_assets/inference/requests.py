@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from baseweight_assets.config.schema import LORA_CONDITIONS, ModelConfig, TaskConfig
+from baseweight_assets.conditions import FIVE_SHOT, check_condition
+from baseweight_assets.config.schema import ModelConfig, TaskConfig
 from baseweight_assets.inference.structured import label_json_schema
 from baseweight_assets.storage.hashing import stable_hash
 
@@ -34,11 +35,10 @@ def build_requests(task: TaskConfig, prepared: dict, prompt: Any,  # baseweight_
  model: ModelConfig, condition: str, *,
                    max_tokens: int, constrained: bool, endpoint: Endpoint) -> list[PredictionRequest]:
     """One request per test_pool row whose question_id is in any of ``prepared["test_seeds"]``."""
-    if condition not in ("zero-shot", "5-shot", *LORA_CONDITIONS):
-        raise ValueError(f"task {task.id}: unknown condition {condition!r}")
+    check_condition(condition)
     wanted = {qid for seed in prepared["test_seeds"] for qid in seed}
-    few_shot = list(prepared["splits"]["few_shot"]) if condition == "5-shot" else []
-    if condition == "5-shot" and not few_shot:
+    few_shot = list(prepared["splits"]["few_shot"]) if condition == FIVE_SHOT else []
+    if condition == FIVE_SHOT and not few_shot:
         raise ValueError(f"task {task.id}: condition 5-shot but prepared['splits']['few_shot'] is empty")
     labels = prepared.get("labels") or task.labels
     closed = constrained and task.task_type == "classification" and bool(labels)
@@ -63,7 +63,7 @@ def build_requests(task: TaskConfig, prepared: dict, prompt: Any,  # baseweight_
             guided_choice=guided,
             extra_body=extra,
             prompt_hash=prompt.hash,
-            few_shot_hash=prepared["few_shot_hash"] if condition == "5-shot" else "",
+            few_shot_hash=prepared["few_shot_hash"] if condition == FIVE_SHOT else "",
         ))
     missing = wanted - {r.question_id for r in out}
     if missing:

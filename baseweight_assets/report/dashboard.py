@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 
 from baseweight_assets.config.loader import BenchConfig
-from baseweight_assets.config.schema import LORA_CONDITIONS
+from baseweight_assets.conditions import is_lora
 from baseweight_assets.cost.pricing import SCENARIOS, trainings_per_year
 
 SCHEMA_VERSION = "1.0.0"
@@ -61,7 +61,7 @@ def _cross_task(tasks: dict[str, dict]) -> dict:
     rows, better, significant = [], 0, 0
     for tid, s in tasks.items():
         best = _best(s, lambda c: True)
-        lora = _best(s, lambda c: c["condition"] in LORA_CONDITIONS)
+        lora = _best(s, lambda c: is_lora(c["condition"]))
         api = _best(s, lambda c: c["kind"] == "api")
         cmp = next((c for c in s["comparisons"] if c["kind"] == "lora_vs_api" and c["a"] == lora and c["b"] == api),
                    None)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from baseweight_assets.config.loader import BenchConfig
-from baseweight_assets.config.schema import LORA_CONDITIONS, TaskConfig
+from baseweight_assets.conditions import is_lora
+from baseweight_assets.config.schema import TaskConfig
 from baseweight_assets.cost.break_even import break_even_volume
 from baseweight_assets.cost.per_query import (
     api_cost_per_query,
@@ -125,7 +126,7 @@ def _cost(cell: dict, scores: dict, model, bench: BenchConfig, volume: int) -> d
                                      "hourly_rate": rate, "training_per_year": train_year}
         if training and training["cost_error"]:
             out["note"] = f"training cost left out of TCO: {training['cost_error']}"
-        elif training is None and cell["condition"] in LORA_CONDITIONS:
+        elif training is None and is_lora(cell["condition"]):
             out["note"] = "no usable adapter record: training cost left out of TCO"
     except (KeyError, TypeError, ValueError, LookupError) as exc:
         out["by_scenario"] = {}
@@ -160,7 +161,7 @@ def _cell(task: TaskConfig, variant: str, scores: dict, adapter: dict | None, be
                    "n_requests": run.get("n_requests")},
         "run": {k: run.get(k) for k in ("wall_s", "concurrency", "hardware", "served_by", "spend_usd")},
         "stand_in": bool(run.get("stand_in")),
-        "training": _training(adapter, bench) if condition in LORA_CONDITIONS else None,
+        "training": _training(adapter, bench) if is_lora(condition) else None,
         "samples": _samples(scores),
     }
     cell["cost"] = _cost(cell, scores, model, bench, bench.pricing.default_daily_volume)
@@ -229,7 +230,7 @@ def _comparisons(task, cells, scores, bench, n_resamples, seed) -> list[dict]:
         keys = [k for k in keys if _metric(cells[k]) is not None]
         return max(keys, key=lambda k: _metric(cells[k]), default=None)
 
-    loras = [k for k, c in cells.items() if c["condition"] in LORA_CONDITIONS]
+    loras = [k for k, c in cells.items() if is_lora(c["condition"])]
     pairs = []
     for model_id in sorted({cells[k]["model"] for k in loras}):
         lora = best([k for k in loras if cells[k]["model"] == model_id])

@@ -7,7 +7,6 @@ import pytest
 import yaml
 
 from baseweight_assets.config import ConfigError, load_bench_config
-from baseweight_assets.config.schema import CONDITIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,7 +62,20 @@ def test_unknown_skip_condition(configs: Path):
     _edit(configs / "tasks" / "fpb.yaml", skip_conditions={"ten-shot": "no"})
     with pytest.raises(ConfigError) as err:
         load_bench_config(configs)
-    assert "skip_conditions" in str(err.value) and str(list(CONDITIONS)) in str(err.value)
+    assert "skip_conditions" in str(err.value) and "unknown condition 'ten-shot'" in str(err.value)
+    assert "lora-<N>" in str(err.value)
+
+
+def test_lora_curve_sizes_are_typed_and_expanded(configs: Path):
+    bench = load_bench_config(configs)
+    assert bench.lora_sizes("fpb", "full") == [50, 100, 250, 500, 1000, "full"]
+    assert bench.lora_sizes("fpb", "smoke") == [4, 8, "full"]
+    assert bench.model_conditions("smollm2-135m", "smoke") == ["zero-shot", "5-shot", "lora-4", "lora-8", "lora-full"]
+    assert bench.training_seeds("full") == 3 and bench.training_seeds("smoke") == 1
+    _edit(configs / "tasks" / "mbpp.yaml", lora_sizes=[50, "most"])
+    with pytest.raises(ConfigError) as err:
+        load_bench_config(configs)
+    assert "mbpp.yaml" in str(err.value) and "lora_sizes" in str(err.value)
 
 
 def test_id_must_match_file_name(configs: Path):

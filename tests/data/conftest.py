@@ -36,7 +36,7 @@ def _classification_spec(task_id: str, files: dict, loader: str = "csv", **extra
             "max_output_tokens": 8,
             "source": {"offline": {"loader": loader, "dir": "data", "files": files, "text_field": "text",
                                    "label_field": "label"}},
-            "sampling": {"seed": 1, "val_size": 4, "lora_500_size": 6,
+            "sampling": {"seed": 1, "val_size": 4,
                          "train": {"total_cap": 20, "min_per_group": 2}, "test": {"total_cap": 9, "min_per_group": 1}},
             "n_shots": 3}
     spec.update(extra)

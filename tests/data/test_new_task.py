@@ -27,17 +27,18 @@ def test_new_classification_task_prepares_end_to_end(tmp_path, make_task, classi
     assert raw["counts"] == {"train": 45, "test": 15}
     assert raw["labels"] == ["eggs", "ham", "spam"]  # sorted: HF ClassLabel order
     prompt = PromptTemplate.load(tmp_path / "prompts", task, raw["labels"])
-    prepared = prepare_task(task, raw, prompt, n_eval_seeds=2)
+    prepared = prepare_task(task, raw, prompt, n_eval_seeds=2, lora_sizes=[6, "full"])
     s = prepared["splits"]
     assert len(s["val"]) == 4 and len(s["train"]) == 20 and len(s["few_shot"]) == 3
     assert len({r["group"] for r in s["few_shot"]}) == 3  # distinct labels
     assert len(prepared["test_seeds"]) == 2 and all(len(x) == 9 for x in prepared["test_seeds"])
     assert not {r["id"] for r in s["train"]} & {r["id"] for r in s["val"]}
-    assert set(prepared["lora_500_ids"]) <= {r["id"] for r in s["train"]}
+    assert set(prepared["lora_subsets"]["lora-6"]) <= {r["id"] for r in s["train"]}
+    assert len(prepared["lora_subsets"]["lora-6"]) == 6
     assert all(r["meta"]["prompt_hash"] for rows in s.values() for r in rows)
     for check in (checks.check_label_coverage, checks.check_no_train_test_overlap, checks.check_class_balance):
         assert check(prepared).passed, check(prepared).description
-    again = prepare_task(task, load_raw(task, tmp_path), prompt, n_eval_seeds=2)
+    again = prepare_task(task, load_raw(task, tmp_path), prompt, n_eval_seeds=2, lora_sizes=[6, "full"])
     assert json.dumps(again, sort_keys=True) == json.dumps(prepared, sort_keys=True)
 
 

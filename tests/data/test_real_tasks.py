@@ -68,12 +68,12 @@ def test_cuad_grid_and_location_report():
 def test_prepare_smoke_and_checks(task_id):
     task = CFG.tasks[task_id]
     prompt = PromptTemplate.load(CFG.prompts_dir, task, raw(task_id)["labels"])
-    p = prepare_task(task, raw(task_id), prompt, n_eval_seeds=2, rows_per_split=12)
+    p = prepare_task(task, raw(task_id), prompt, n_eval_seeds=2, rows_per_split=12, lora_sizes=[4, 8, 50, "full"])
     assert len(p["splits"]["train"]) <= 12 and all(len(s) <= 12 for s in p["test_seeds"])
     assert checks.check_no_train_test_overlap(p).passed
     assert checks.check_label_coverage(p).passed or checks.check_label_coverage(p).severity == "WARN"
     if task_id == "ledgar":
-        assert set(p["skip_conditions"]) == {"lora-500", "lora-full"} and not p["splits"]["train"]
+        assert set(p["skip_conditions"]) == {"lora"} and not p["splits"]["train"]
         assert p["provenance"]["partial"]
     if task_id == "cuad":
         qids = {r["question_id"] for r in p["splits"]["test_pool"]}
@@ -85,7 +85,13 @@ def test_prepare_smoke_and_checks(task_id):
         assert balance[True] == balance[False] == 6
         for r in p["splits"]["train"]:
             if r["meta"]["has_answer"]:
-                assert r["target"] in r["fields"]["context"]
+                assert all(line in r["fields"]["context"] for line in r["target"].splitlines())
+    if p["splits"]["train"]:
+        # the data-efficiency curve: nested subsets of train, sizes above what train holds skipped with the reason
+        subsets = {c: set(ids) for c, ids in p["lora_subsets"].items()}
+        assert len(subsets["lora-4"]) == 4 and len(subsets["lora-8"]) == 8
+        assert subsets["lora-4"] <= subsets["lora-8"] <= subsets["lora-full"] == {r["id"] for r in p["splits"]["train"]}
+        assert "lora-50" not in subsets and "50" in p["skip_conditions"]["lora-50"]
 
 
 def test_full_prepare_fpb_split_and_determinism():

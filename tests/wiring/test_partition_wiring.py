@@ -51,12 +51,12 @@ def test_wiring_check_catches_a_broken_mapping():
 
 def test_partition_keys_follow_configs(defs, repo_root):
     bench = load_bench_config(repo_root / "configs")
-    space = PartitionSpace.from_config(bench)
+    space = PartitionSpace.from_config(bench, "smoke")
     graph = defs.resolve_asset_graph()
     task_keys = graph.get(dg.AssetKey("raw_dataset")).partitions_def.get_partition_keys()
     assert sorted(task_keys) == sorted(bench.tasks)
     lora_keys = graph.get(dg.AssetKey("lora_adapter")).partitions_def.get_partition_keys()
-    assert "banking77|smollm2-135m__lora-500" in lora_keys
+    assert "banking77|smollm2-135m__lora-8" in lora_keys and "banking77|smollm2-135m__lora-full" in lora_keys
     assert not any("gpt-5.4" in k for k in lora_keys), "API models never train"
     api_keys = graph.get(dg.AssetKey("api_predictions")).partitions_def.get_partition_keys()
     assert len(api_keys) == len(bench.tasks) * 4  # 2 API models x zero-shot, 5-shot
@@ -70,7 +70,7 @@ def test_partition_keys_follow_configs(defs, repo_root):
 
 @pytest.mark.parametrize(
     "downstream_variant,expected",
-    [("smollm2-135m__lora-500", ["cuad|smollm2-135m__lora-500"]), ("smollm2-135m__zero-shot", [])],
+    [("smollm2-135m__lora-4", ["cuad|smollm2-135m__lora-4"]), ("smollm2-135m__zero-shot", [])],
 )
 def test_adapter_mapping_feeds_only_lora_variants(defs, downstream_variant, expected):
     graph = defs.resolve_asset_graph()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from baseweight_assets.config.schema import ModelConfig, TaskConfig
+from baseweight_assets.data.prepare import condition_skip_reason
 from baseweight_assets.defs.partitions import keys_of
 from baseweight_assets.defs.resources import BenchResource
 from baseweight_assets.variants import split_variant
@@ -14,10 +15,6 @@ from baseweight_assets.variants import split_variant
 def skipped(reason: str, **extra: object) -> dict:
     """A cell the data or config cannot support: materialized with its reason, never silently absent."""
     return {"status": "skipped", "reason": reason, **extra}
-
-
-def skip_reason(prepared: dict, task_skip: dict[str, str], condition: str) -> str | None:
-    return prepared.get("skip_conditions", {}).get(condition) or task_skip.get(condition)
 
 
 def status_metadata(value: dict) -> dict:
@@ -52,4 +49,4 @@ def resolve_cell(context: dg.AssetExecutionContext, bench: BenchResource, prepar
     model_id, condition = split_variant(variant)
     task = bench.task(task_id)
     return Cell(task_id, variant, model_id, condition, task, bench.model(model_id),
-                skip_reason(prepared, task.skip_conditions, condition))
+                condition_skip_reason(prepared, condition))

@@ -48,7 +48,8 @@ def build_prepared_splits(stage: Stage, ctx: BuildContext) -> list:
         task = bench.task(context.partition_key)
         prompt = PromptTemplate.load(bench.config.prompts_dir, task, labels=raw_dataset.get("labels") or task.labels)
         prepared = prepare_task(task, raw_dataset, prompt, n_eval_seeds=bench.n_eval_seeds,
-                                rows_per_split=bench.profile_config.rows_per_split)
+                                rows_per_split=bench.profile_config.rows_per_split,
+                                lora_sizes=bench.lora_sizes(task.id))
         counts = {name: len(rows) for name, rows in prepared["splits"].items()}
         return dg.Output(
             prepared,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from baseweight_assets.config.schema import LORA_CONDITIONS
+from baseweight_assets.conditions import is_lora
 from baseweight_assets.defs.assets.common import log_fn, resolve_cell, skipped, status_metadata
 from baseweight_assets.defs.checks import check_result
 from baseweight_assets.defs.partitions import same_task_subset_of_variants
@@ -149,13 +149,13 @@ def build_local_predictions(stage: Stage, ctx: BuildContext) -> list:
         cell = resolve_cell(context, bench, prepared_splits)
         task_id, variant, condition, model = cell.task_id, cell.variant, cell.condition, cell.model
         reason = cell.skip_reason
-        if not reason and condition in LORA_CONDITIONS and (lora_adapter or {}).get("status") != "ok":
+        if not reason and is_lora(condition) and (lora_adapter or {}).get("status") != "ok":
             reason = (lora_adapter or {}).get("reason") or "no adapter was trained for this cell"
         if reason:
             return _output(skipped(reason, task=task_id, variant=variant))
 
         base_dir = model_store.base_model_dir(model, log=log_fn(context))
-        lora = condition in LORA_CONDITIONS
+        lora = is_lora(condition)
         adapter_sha = (lora_adapter or {}).get("adapter_sha256")
         log_path = bench.paths.results / "logs" / task_id / f"{variant}.server.log"
         if model.serving_engine == "vllm":
