@@ -1,8 +1,11 @@
-"""Where inputs are read from and artifacts are written to.
+"""The one path rule: where every artifact of the benchmark lives.
 
-Everything the pipeline writes lives under the repository (``data/``, ``results/``,
-``dashboard-data/``); the smoke profile writes under a ``smoke/`` segment of each so it can
-never overwrite real results.
+Everything the pipeline writes lives under the repository (``data/``, ``results/``, ``dashboard-data/``,
+``checkpoints/``); the smoke profile writes under a ``smoke/`` segment of each so it can never overwrite real
+results. The IO managers hold a ``ProjectPaths`` and hand it to the assets (``context.resources.results_io.layout``),
+so no asset builds a path by hand: JSON artifacts follow UPathIOManager's rule (``<area>/<asset>/<task>[/<variant>]
+.json``) and everything that is not a JSON value (adapter folders, prediction stores, logs, tables, the site, the
+spend ledger) has a method here.
 """
 
 from __future__ import annotations
@@ -50,3 +53,37 @@ class ProjectPaths:
     @property
     def models_cache(self) -> Path:
         return self.cache / "models"
+
+    @property
+    def adapters(self) -> Path:
+        """Adapter folders, one per content address (``training.cell.adapter_key``)."""
+        return self.results / "adapters"
+
+    def prediction_store(self, task: str, variant: str) -> Path:
+        return self.results / "prediction_store" / task / f"{variant}.jsonl"
+
+    def cell_log(self, task: str, variant: str, what: str) -> Path:
+        return self.results / "logs" / task / f"{variant}.{what}.log"
+
+    def serving_folder(self, task: str, variant: str) -> Path:
+        return self.results / "serving" / task / variant
+
+    @property
+    def tables(self) -> Path:
+        return self.dashboard / "tables"
+
+    @property
+    def site(self) -> Path:
+        return self.dashboard / "site"
+
+    @property
+    def dashboard_json(self) -> Path:
+        return self.dashboard / "dashboard_data.json"
+
+    def main_run(self, run_id: str) -> Path:
+        """Logs and summary of one ``baseweight-run``."""
+        return self.results / "main_runs" / run_id
+
+    def spend_ledger(self, run_id: str | None) -> Path:
+        """The API spend of one main run (every partition of it draws on one cap); ``adhoc`` outside a main run."""
+        return self.results / "spend" / f"{run_id or 'adhoc'}.json"

@@ -86,3 +86,7 @@ class PromptTemplate:
             messages.append({"role": "assistant", "content": self.render_target(shot)})
         messages.append({"role": "user", "content": self.render_user(example)})
         return messages
+
+    def render_training_messages(self, example: dict) -> list[dict]:
+        """The chat a LoRA adapter is trained on: the zero-shot prompt followed by the target as the answer."""
+        return [*self.render_messages(example), {"role": "assistant", "content": self.render_target(example)}]

@@ -6,8 +6,8 @@ import dagster as dg
 
 from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.config.loader import load_bench_config
-from baseweight_assets.defs.executors import executor_for, gpu_op_tags
-from baseweight_assets.defs.hub_sync import artifact_io_managers
+from baseweight_assets.defs.executors import executor_for, gpu_op_tags, sandbox_op_tags
+from baseweight_assets.defs.hub_sync import artifact_io_managers, layout_resource
 from baseweight_assets.defs.partitions import PartitionSpace
 from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
 from baseweight_assets.defs.stage_wiring import BuildContext, build_stages, stage_jobs
@@ -24,7 +24,9 @@ def build_resources(settings: Settings, stages: tuple[Stage, ...] = STAGES) -> d
             data_root=str(settings.data_root),
             profile=settings.profile,
             use_hub=settings.use_hub,
+            hardware_override=settings.hardware_override,
         ),
+        "layout": layout_resource(settings),
         "model_store": ModelStoreResource(models_cache=str(settings.models_cache)),
         "local_server": LocalServerResource(vllm_base_url=settings.vllm_base_url),
         # data_io / results_io / dashboard_io: atomic local JSON, plus Hub sync when enabled (docs/SCALING.md)
@@ -35,8 +37,8 @@ def build_resources(settings: Settings, stages: tuple[Stage, ...] = STAGES) -> d
 def build_definitions(settings: Settings, stages: tuple[Stage, ...] = STAGES) -> dg.Definitions:
     bench = load_bench_config(settings.config_dir, settings.prompts_dir)
     deployment = load_deployment_config(settings.config_dir)
-    ctx = BuildContext(space=PartitionSpace.from_config(bench), gpu_op_tags=gpu_op_tags(deployment),
-                       sandbox_op_tags={})  # TODO(sandbox pod spec): wired when it lands
+    ctx = BuildContext(space=PartitionSpace.from_config(bench, settings.profile), gpu_op_tags=gpu_op_tags(deployment),
+                       sandbox_op_tags=sandbox_op_tags(deployment))
     assets, checks = build_stages(stages, ctx)
     return dg.Definitions(
         assets=assets,

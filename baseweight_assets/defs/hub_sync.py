@@ -17,6 +17,7 @@ from upath import UPath
 from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.config.loader import load_bench_config
 from baseweight_assets.defs.io_managers import JsonArtifactIOManager
+from baseweight_assets.defs.resources import LayoutResource
 from baseweight_assets.settings import Settings
 from baseweight_assets.hub.errors import HubSyncError
 from baseweight_assets.hub.layout import SYNCED_ASSETS, ArtifactKey
@@ -93,13 +94,23 @@ class HubSyncedJsonIOManager(JsonArtifactIOManager):
 
 
 class HubSyncedJsonIOManagerFactory(dg.ConfigurableIOManagerFactory):
-    base_path: str
-    profile: str = "smoke"
+    """One area (``data``, ``results`` or ``dashboard``) of the layout the assets write to (``LayoutResource``)."""
+
+    area: str
+    layout: LayoutResource
     hub: HubSyncResource
+
+    @property
+    def profile(self) -> str:
+        return self.layout.profile
+
+    def base_dir(self) -> Path:
+        return getattr(self.layout.paths, self.area)
 
     def create_io_manager(self, context: dg.InitResourceContext) -> HubSyncedJsonIOManager:
         log = context.log.info if context.log else (lambda _m: None)
-        return HubSyncedJsonIOManager(base_path=UPath(self.base_path), profile=self.profile, sync=self.hub.client(log))
+        return HubSyncedJsonIOManager(base_path=UPath(str(self.base_dir())), profile=self.profile,
+                                      sync=self.hub.client(log))
 
 
 def hub_sync_resource(settings: Settings, *,
@@ -117,17 +128,17 @@ def hub_sync_resource(settings: Settings, *,
     )
 
 
+def layout_resource(settings: Settings) -> LayoutResource:
+    return LayoutResource(repo_root=str(settings.repo_root), profile=settings.profile)
+
+
 def artifact_io_managers(settings: Settings, *, synced_assets: tuple[str, ...] | list[str] = SYNCED_ASSETS) -> dict:
-    """``data_io``/``results_io``/``dashboard_io`` for ``build_resources``; without Hub sync they behave
-    exactly like ``JsonArtifactIOManagerFactory``. ``synced_assets``: which assets push and pull."""
-    paths = ProjectPaths(settings.repo_root, settings.profile)
-    hub = hub_sync_resource(settings, synced_assets=synced_assets)
-    common = {"profile": settings.profile, "hub": hub}
-    return {
-        "data_io": HubSyncedJsonIOManagerFactory(base_path=str(paths.data), **common),
-        "results_io": HubSyncedJsonIOManagerFactory(base_path=str(paths.results), **common),
-        "dashboard_io": HubSyncedJsonIOManagerFactory(base_path=str(paths.dashboard), **common),
-    }
+    """``data_io``/``results_io``/``dashboard_io`` for ``build_resources``, each one area of the same layout;
+    without Hub sync they behave exactly like ``JsonArtifactIOManagerFactory``. ``synced_assets``: which assets
+    push and pull."""
+    common = {"layout": layout_resource(settings), "hub": hub_sync_resource(settings, synced_assets=synced_assets)}
+    return {f"{area}_io": HubSyncedJsonIOManagerFactory(area=area, **common)
+            for area in ("data", "results", "dashboard")}
 
 
 def hub_sync_failures(settings: Settings) -> list[str]:
@@ -179,7 +190,7 @@ def hydrate_from_hub(defs: dg.Definitions, instance: dg.DagsterInstance, assets:
         sync = factory.hub.client(log)
         if sync is None:
             continue
-        base = Path(factory.base_path)
+        base = factory.base_dir()
         if asset.partitions_def:
             have = instance.get_materialized_partitions(key)
             wanted = [p for p in asset.partitions_def.get_partition_keys() if p not in have]

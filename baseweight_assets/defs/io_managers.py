@@ -24,6 +24,8 @@ FAN_IN = "baseweight/fan_in"
 
 
 class JsonArtifactIOManager(dg.UPathIOManager):
+    """JSON values at UPathIOManager's paths under one area of the layout (``paths.ProjectPaths``)."""
+
     extension: str = ".json"
 
     def load_input(self, context: dg.InputContext) -> Any:

@@ -10,8 +10,20 @@ from typing import Iterator
 import dagster as dg
 
 from baseweight_assets.config.loader import BenchConfig, load_bench_config
-from baseweight_assets.config.schema import ModelConfig, ProfileConfig, TaskConfig, TrainingConfig
 from baseweight_assets.paths import ProjectPaths
+from baseweight_assets.config.schema import ModelConfig, ProfileConfig, TaskConfig, TrainingConfig
+
+
+class LayoutResource(dg.ConfigurableResource):
+    """The artifact layout (``paths.ProjectPaths``): the IO managers take their base paths from it and the assets
+    that write more than their JSON value (adapter folders, prediction stores, logs, tables, the site) take theirs."""
+
+    repo_root: str
+    profile: str = "smoke"
+
+    @property
+    def paths(self) -> ProjectPaths:
+        return ProjectPaths(Path(self.repo_root), self.profile)
 
 
 class BenchResource(dg.ConfigurableResource):
@@ -23,14 +35,11 @@ class BenchResource(dg.ConfigurableResource):
     data_root: str
     profile: str = "smoke"
     use_hub: bool = False
+    hardware_override: str | None = None  # BASEWEIGHT_HARDWARE: price this machine as this pricing.yaml key
 
     @cached_property
     def config(self) -> BenchConfig:
         return load_bench_config(Path(self.config_dir), Path(self.prompts_dir))
-
-    @cached_property
-    def paths(self) -> ProjectPaths:
-        return ProjectPaths(Path(self.repo_root), self.profile)
 
     @property
     def data_root_path(self) -> Path:
@@ -43,6 +52,13 @@ class BenchResource(dg.ConfigurableResource):
     @property
     def n_eval_seeds(self) -> int:
         return self.profile_config.n_eval_seeds or self.config.run.n_eval_seeds
+
+    @property
+    def training_seeds(self) -> int:
+        return self.config.training_seeds(self.profile)
+
+    def lora_sizes(self, task_id: str) -> list:
+        return self.config.lora_sizes(task_id, self.profile)
 
     @property
     def bootstrap_resamples(self) -> int:

@@ -8,7 +8,7 @@ import dagster as dg
 import baseweight_assets
 from baseweight_assets.defs.io_managers import FAN_IN
 from baseweight_assets.defs.partitions import all_variants_of_task
-from baseweight_assets.defs.resources import BenchResource
+from baseweight_assets.defs.resources import BenchResource, LayoutResource
 from baseweight_assets.defs.stage_wiring import BuildContext
 from baseweight_assets.paths import REPO_ROOT
 from baseweight_assets.pipeline.stages import Stage
@@ -68,7 +68,8 @@ def build_dashboard_data(stage: Stage, ctx: BuildContext) -> list:
         ins={"task_summary": dg.AssetIn(metadata=_FAN_IN)},
         description="The versioned dashboard JSON (schema in baseweight_assets/report/), plus CSV/Markdown tables.",
     )
-    def dashboard_data(context: dg.AssetExecutionContext, bench: BenchResource, task_summary: dict) -> dg.Output[dict]:
+    def dashboard_data(context: dg.AssetExecutionContext, bench: BenchResource, layout: LayoutResource,
+                       task_summary: dict) -> dg.Output[dict]:
         summaries = {str(k): v for k, v in task_summary.items()}
         dashboard = build_dashboard(
             bench.config, summaries, profile=bench.profile,
@@ -80,7 +81,7 @@ def build_dashboard_data(stage: Stage, ctx: BuildContext) -> list:
                 "tasks": {t: s.get("data_provenance") or {} for t, s in summaries.items()},
             },
         )
-        tables = export_tables(dashboard, bench.paths.dashboard / "tables")
+        tables = export_tables(dashboard, layout.paths.tables)
         return dg.Output(dashboard, metadata={
             "tasks": len(summaries), "preview": dg.MetadataValue.md(markdown_preview(dashboard)),
             "tables": dg.MetadataValue.json({k: str(v) for k, v in tables.items()}),
@@ -92,8 +93,9 @@ def build_dashboard_data(stage: Stage, ctx: BuildContext) -> list:
 def build_dashboard_site(stage: Stage, ctx: BuildContext) -> list:
     @dg.asset(**ctx.asset_args(stage), kinds={"html"},
               description="The static Chart.js site built from dashboard_data (works offline and from file://).")
-    def dashboard_site(context: dg.AssetExecutionContext, bench: BenchResource, dashboard_data: dict) -> dg.Output[dict]:
-        index = build_site(dashboard_data, bench.paths.dashboard / "site", site_src=REPO_ROOT / "site")
+    def dashboard_site(context: dg.AssetExecutionContext, layout: LayoutResource,
+                       dashboard_data: dict) -> dg.Output[dict]:
+        index = build_site(dashboard_data, layout.paths.site, site_src=REPO_ROOT / "site")
         return dg.Output({"index": str(index)}, metadata={"index": dg.MetadataValue.path(str(index))})
 
     return [dashboard_site]
