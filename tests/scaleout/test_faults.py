@@ -117,8 +117,9 @@ def test_two_concurrent_materializations_of_one_api_partition_lose_nothing(tmp_p
             home = tmp_path / name
             home.mkdir()
             (home / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": False}}))
-            runs.append(subprocess.Popen([*driver, partition, "api_predictions"], env={**env, "DAGSTER_HOME": str(home)},
-                                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            runs.append(subprocess.Popen([*driver, partition, "api_predictions"], cwd=REPO, text=True,
+                                         env={**env, "DAGSTER_HOME": str(home)},
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
             deadline = time.monotonic() + 120
             while not server.state.bodies:  # start the second run once the first is calling the API
                 assert runs[0].poll() is None and time.monotonic() < deadline, runs[0].stdout.read()[-3000:]
