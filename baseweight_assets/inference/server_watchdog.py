@@ -3,8 +3,9 @@ server and every worker it started) when the step that started it dies, also by 
 
 It learns of the death from PR_SET_PDEATHSIG (Linux: the kernel sends SIGTERM the moment the parent exits; strictly,
 when the parent's thread that started it exits, so a server must be started and stopped in one thread, as the
-``with`` block of ``ManagedServer`` does) and, as a fallback elsewhere, by polling its parent pid. The server itself gets PR_SET_PDEATHSIG=SIGKILL, so it cannot
-outlive this watchdog either. A server that exits on its own ends the watchdog with the server's exit code.
+``with`` block of ``ManagedServer`` does) and, as a fallback elsewhere, by polling its parent pid. The server
+itself gets PR_SET_PDEATHSIG=SIGKILL, so it cannot outlive this watchdog either. A server that exits on its own
+ends the watchdog with the server's exit code.
 
 Usage: python server_watchdog.py PARENT_PID GRACE_S -- COMMAND...
 Run by path with the standard library only, so it starts fast and needs nothing installed.

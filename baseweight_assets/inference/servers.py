@@ -93,12 +93,17 @@ def cleanup_stale_server(pidfile: Path, log: Callable[[str], None] = print, grac
         record = read_json(pidfile)
         pgid, members, owner = int(record["pgid"]), record["members"], record["owner"]
     except (ValueError, KeyError, TypeError):
-        log(f"{pidfile}: unreadable server pidfile removed")
-        pidfile.unlink(missing_ok=True)
+        log(f"{pidfile}: not a server pidfile this code wrote; left alone")
         return []
     if record.get("machine") != machine_token() or token_is_running(owner):
         return []  # another host's or another boot's server, or its step is alive and owns it
-    alive = [psutil.Process(pid) for pid, started in members if is_running(pid, started)]
+    alive = []
+    for pid, started in members:
+        try:
+            if is_running(pid, started):
+                alive.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
     signalled = [p.pid for p in alive]
     leader_alive = pgid in signalled
     if alive:
@@ -126,8 +131,9 @@ def cleanup_stale_server(pidfile: Path, log: Callable[[str], None] = print, grac
 
 
 def sweep_stale_servers(folder: Path, log: Callable[[str], None] = print) -> list[int]:
-    """``cleanup_stale_server`` for every server pidfile under ``folder`` (e.g. the results' logs/ at run start)."""
-    return [pid for path in sorted(Path(folder).rglob(f"*{PIDFILE_SUFFIX}")) for pid in cleanup_stale_server(path, log)]
+    """``cleanup_stale_server`` for every ``*.log.pid`` under ``folder`` (e.g. the results' logs/ at run start)."""
+    pidfiles = sorted(Path(folder).rglob(f"*.log{PIDFILE_SUFFIX}"))
+    return [pid for path in pidfiles for pid in cleanup_stale_server(path, log)]
 
 
 class ManagedServer:

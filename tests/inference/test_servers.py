@@ -189,6 +189,8 @@ def test_a_pidfile_is_acted_on_only_for_the_same_process_and_a_dead_owner(tmp_pa
         assert cleanup_stale_server(pidfile, lambda m: None) == [] and not _dead(sleeper.pid)  # its step lives
         write_json(pidfile, {**record, "machine": "0badf00d", "members": [[sleeper.pid, started]]})
         assert cleanup_stale_server(pidfile, lambda m: None) == [] and not _dead(sleeper.pid)  # another host's
+        pidfile.write_text("12345\n")  # a pidfile some other program wrote: neither parsed as ours nor deleted
+        assert cleanup_stale_server(pidfile, lambda m: None) == [] and pidfile.read_text() == "12345\n"
         write_json(pidfile, {**record, "members": [[sleeper.pid, started]]})
         assert cleanup_stale_server(pidfile, lambda m: None) == [sleeper.pid]
         assert _gone(sleeper.pid) and not pidfile.exists()
