@@ -22,7 +22,8 @@ from baseweight_assets.config.schema import ApiPrice
 from baseweight_assets.inference.endpoint import Endpoint
 from baseweight_assets.inference.redaction import redact
 from baseweight_assets.inference.requests import PredictionRequest, request_body, request_hash
-from baseweight_assets.inference.runner import TIMING_KEYS, estimate_input_tokens, make_row
+from baseweight_assets.inference.http_backend import estimate_input_tokens
+from baseweight_assets.inference.runner import TIMING_KEYS, make_row
 from baseweight_assets.inference.spend import SpendCapReached, cost_usd
 from baseweight_assets.inference.store import DEFAULT_LOCK_TIMEOUT_S, PredictionStore, answered
 from baseweight_assets.inference.structured import unwrap_label

@@ -12,12 +12,15 @@ from baseweight_assets.inference.latency import latency_summary
 
 PHASES = ("probe", "bulk")  # concurrency-1 latency probe, then the bounded-concurrency bulk
 TIMING_KEYS = ("wall_s", "throughput_qps", "output_tokens_per_s", "latency_p50_s", "latency_p95_s", "ttft_p50_s",
-               "latency_n")
+               "latency_n", "saturated_qps", "saturated_output_tokens_per_s")
+_SATURATED = ("queries", "output_tokens", "busy_s")
 
 
-def measure(key: dict, wall_s: float, phases: dict[str, tuple[list[dict], float]]) -> dict:
+def measure(key: dict, wall_s: float, phases: dict[str, tuple[list[dict], float]],
+            saturated: dict | None = None) -> dict:
     """One session's sums: ``phases`` maps a phase to (its rows, its busy seconds). Errors count as queries,
-    only successful rows count tokens; latency samples come from the probe's successful rows."""
+    only successful rows count tokens; latency samples come from the probe's successful rows. ``saturated``:
+    queries, output tokens and busy seconds of the engine's full batches (the cost model's throughput)."""
     sums = {}
     for name in PHASES:
         rows, busy_s = phases.get(name, ([], 0.0))
@@ -26,7 +29,8 @@ def measure(key: dict, wall_s: float, phases: dict[str, tuple[list[dict], float]
     probe_rows = phases.get("probe", ([], 0.0))[0]
     samples = [[r["latency_s"], r.get("ttft_s")] for r in probe_rows
                if r.get("error") is None and r.get("latency_s") is not None]
-    return {"key": key, "sessions": 1, "wall_s": wall_s, "phases": sums, "latency_samples": samples}
+    return {"key": key, "sessions": 1, "wall_s": wall_s, "phases": sums, "latency_samples": samples,
+            "saturated": {k: (saturated or {}).get(k, 0) for k in _SATURATED}}
 
 
 def merge(previous: dict | None, current: dict) -> dict:
@@ -39,6 +43,7 @@ def merge(previous: dict | None, current: dict) -> dict:
         "phases": {name: {k: previous["phases"][name][k] + current["phases"][name][k]
                           for k in ("queries", "busy_s", "output_tokens")} for name in PHASES},
         "latency_samples": previous["latency_samples"] + current["latency_samples"],
+        "saturated": {k: (previous.get("saturated") or {}).get(k, 0) + current["saturated"][k] for k in _SATURATED},
     }
 
 
@@ -52,4 +57,9 @@ def timing(measured: dict) -> dict:
     rates = ({"throughput_qps": phase["queries"] / busy, "output_tokens_per_s": phase["output_tokens"] / busy}
              if busy > 0 and phase["queries"] else {"throughput_qps": None, "output_tokens_per_s": None})
     samples = [{"latency_s": lat, "ttft_s": ttft} for lat, ttft in measured["latency_samples"]]
-    return {"wall_s": measured["wall_s"], **rates, **latency_summary(samples)}
+    sat = measured.get("saturated") or {}
+    saturated = ({"saturated_qps": sat["queries"] / sat["busy_s"],
+                  "saturated_output_tokens_per_s": sat["output_tokens"] / sat["busy_s"]}
+                 if sat.get("busy_s", 0) > 0 and sat.get("queries") else
+                 {"saturated_qps": None, "saturated_output_tokens_per_s": None})
+    return {"wall_s": measured["wall_s"], **rates, **latency_summary(samples), **saturated}

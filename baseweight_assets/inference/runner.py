@@ -1,30 +1,58 @@
-"""Run a partition's requests: cache hits first, warm-up, a concurrency-1 latency probe, then the bounded-
-concurrency bulk; every row is appended (fsync) as it completes and failures become error rows."""
+"""Run a partition's requests through one backend: answers already in the prediction store are reused, the rest are
+answered and each row is appended (fsync) as it arrives; failures become error rows, never wrong answers.
+
+A backend (``HttpBackend`` for the OpenAI API and vLLM servers, ``EngineBackend`` for the in-process engine,
+``FakeBackend`` for tests) only answers pending requests and says how long its phases took; everything about the
+store, resume, measurement across sessions and the run summary is here, once.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
+from typing import Protocol
 
-from baseweight_assets.config.schema import ApiPrice
-from baseweight_assets.inference.client import CallResult, make_client, stream_chat
 from baseweight_assets.inference import measured
+from baseweight_assets.inference.client import CallResult
 from baseweight_assets.inference.endpoint import Endpoint
 from baseweight_assets.inference.measured import TIMING_KEYS
-from baseweight_assets.inference.pacing import Pacer
-from baseweight_assets.inference.redaction import redact
-from baseweight_assets.inference.requests import PredictionRequest, request_body, request_hash
-from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_rate_limited,
-                                               is_retryable, retry_after_s)
-from baseweight_assets.inference.spend import SpendCapReached, SpendGuard, SpendLedger, may_have_been_billed
+from baseweight_assets.inference.requests import PredictionRequest, request_hash
+from baseweight_assets.inference.spend import SpendCapReached
 from baseweight_assets.inference.store import DEFAULT_LOCK_TIMEOUT_S, PredictionStore, answered
 from baseweight_assets.inference.structured import unwrap_label
 from baseweight_assets.storage.atomic import read_json, write_json
+
+# emit(request, request hash, result or None, error or None, phase): one answer, stored at once
+Emit = Callable[[PredictionRequest, str, "CallResult | None", "str | None", str], None]
+
+
+@dataclass
+class Session:
+    """What one backend session did: wall and busy seconds per phase ("probe": concurrency 1, "bulk"), calls, the
+    money it spent, why it stopped early (a spending cap) and, for engines, its saturated throughput sample."""
+
+    wall_s: float = 0.0
+    busy_s: dict[str, float] = field(default_factory=dict)
+    calls: int = 0
+    retries: int = 0
+    spend_usd: float = 0.0
+    spend_unconfirmed_usd: float = 0.0
+    stopped: str | None = None
+    saturated: dict | None = None  # {"queries", "output_tokens", "busy_s"} of full batches
+    info: dict = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    endpoint: Endpoint
+
+    @property
+    def measure_key(self) -> dict: ...
+
+    def answer(self, pending: list[tuple[PredictionRequest, str]], emit: Emit, *, latency_probe: int,
+               log: Callable[[str], None]) -> Session: ...
+
 
 ROW_FIELDS = ("id", "question_id", "task", "model", "condition", "variant", "request_hash", "prompt_hash",
               "few_shot_hash", "output", "input_tokens", "cached_input_tokens", "output_tokens", "finish_reason",
@@ -51,95 +79,20 @@ def make_row(request: PredictionRequest, rhash: str, endpoint: Endpoint, *, task
     }
 
 
-def estimate_input_tokens(request: PredictionRequest) -> int:
-    # ~4 characters per token: only used to pace and to reserve spend, never recorded.
-    return sum(len(str(m.get("content", ""))) for m in request.messages) // 4 + 4 * len(request.messages)
+def predict(requests: list[PredictionRequest], backend: Backend, store_path: Path, *, task_id: str, model_id: str,
+            condition: str, latency_probe: int = 8, retry_errors: bool = True,
+            lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S, log: Callable[[str], None] = print,
+            row_extra: dict | None = None) -> dict:
+    """Answer every request, reusing rows already in ``store_path``: ``{"rows", "run"}`` (docs/ARCHITECTURE.md).
 
-
-class _Run:
-    def __init__(self, endpoint: Endpoint, *, timeout_s: float, max_attempts: int, guard: SpendGuard,
-                 pacer: Pacer, policy: RetryPolicy, breaker: CircuitBreaker, log: Callable[[str], None]) -> None:
-        self.endpoint, self.timeout_s, self.max_attempts = endpoint, timeout_s, max_attempts
-        self.guard, self.pacer, self.policy, self.breaker, self.log = guard, pacer, policy, breaker, log
-        self.client = make_client(endpoint, timeout_s)
-        self.calls = 0
-        self.retries = 0
-        self.stopped: str | None = None
-        self.rng = random.Random(0)
-
-    async def call(self, request: PredictionRequest, label: str) -> tuple[CallResult | None, str | None]:
-        """(result, None) or (None, error text); None, None when a spending cap stopped the run first.
-
-        Each attempt reserves its worst-case cost before it goes (see ``spend``): a success settles at its
-        measured tokens, a failure the provider may have billed keeps the reservation as spent.
-        """
-        body = request_body(request, self.endpoint)
-        est = estimate_input_tokens(request)
-        last = "no attempt made"
-        for attempt in range(1, self.max_attempts + 1):
-            reservation = self.guard.try_reserve(est, request.max_tokens)
-            if reservation is None:
-                self.stopped = self.stopped or self.guard.refusal
-                return None, None
-            try:
-                ticket = await self.breaker.before_call()
-            except CircuitOpenError as exc:
-                self.guard.fail(reservation, billed=False)
-                return None, f"{exc}; last error: {last}"
-            try:
-                event = await self.pacer.acquire(est + request.max_tokens)
-                self.calls += 1
-                result = await stream_chat(self.client, body, self.timeout_s)
-            except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
-                self.guard.fail(reservation, billed=may_have_been_billed(exc))
-                last = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-                if isinstance(exc, TimeoutError):
-                    last = f"timeout after {self.timeout_s}s"
-                if not is_retryable(exc):
-                    self.breaker.record_success(ticket)  # the endpoint answered; the request itself is bad
-                    return None, f"attempt {attempt}/{self.max_attempts}: {last}"
-                server_wait = retry_after_s(exc)
-                self.breaker.record_failure(ticket, server_wait)
-                if attempt == self.max_attempts:
-                    break
-                delay = self.policy.delay(attempt, server_wait, self.rng)
-                if is_rate_limited(exc):
-                    self.pacer.rate_limited(event, delay)  # everyone waits, and the pace is cut
-                self.retries += 1
-                self.log(f"{label}: attempt {attempt}/{self.max_attempts} failed ({last[:200]}); "
-                         f"retrying in {delay:.2f}s")
-                await asyncio.sleep(delay)
-                continue
-            except BaseException:  # cancelled or interrupted mid-call: the request may have been processed
-                self.guard.fail(reservation, billed=True)
-                raise
-            self.breaker.record_success(ticket)
-            Pacer.settle(event, result.input_tokens + result.output_tokens)
-            self.guard.settle(reservation, result.input_tokens, result.output_tokens, result.cached_input_tokens)
-            return result, None
-        return None, f"failed after {self.max_attempts} attempts: {last}"
-
-
-def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store_path: Path, *, task_id: str,
-                    model_id: str, condition: str, concurrency: int, timeout_s: float, max_attempts: int,
-                    warmup: int, price: ApiPrice | None, spend_cap_usd: float | None, rpm: int | None,
-                    tpm: int | None, log: Callable[[str], None] = print, retry_policy: RetryPolicy | None = None,
-                    breaker: CircuitBreaker | None = None, latency_probe: int = 8,
-                    retry_errors: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
-                    ledger: SpendLedger | None = None) -> dict:
-    """Predict every request, reusing rows already in ``store_path``; see the module docstring.
-
-    ``latency_probe`` requests run one at a time (concurrency-1 latency and TTFT); the rest run at
-    ``concurrency`` and give the throughput; both add to what earlier sessions of the partition measured
-    (``measured``). Error rows are retried on the next run when ``retry_errors``.
-    Spending: ``spend_cap_usd`` caps this partition; ``ledger`` (one ``SpendLedger`` file for a whole main run)
-    caps the run across partitions and processes; a call is made only if it fits both. Raises SpendCapReached
-    (after flushing) when a cap stops the run; its ``result`` has the partial result.
-    The store is locked for the whole run: a concurrent run of the same partition waits up to ``lock_timeout_s``
-    (then raises ``storage.locks.LockTimeout`` naming the holder) and finds the first run's rows answered.
+    The first ``latency_probe`` pending requests are answered one at a time (latency, TTFT); the rest as the backend
+    answers in bulk. Measurements add to what earlier sessions of the partition measured (``measured``). Error rows
+    are asked again on the next run when ``retry_errors``. The store is locked for the whole run: a concurrent run of
+    the same partition waits up to ``lock_timeout_s`` and then finds these rows answered. ``row_extra`` is added to
+    every new row (e.g. the training seed of the adapter that answered). Raises SpendCapReached (after storing every
+    finished row) when a spending cap stopped the backend; its ``result`` is the partial result.
     """
-    if concurrency < 1 or max_attempts < 1:
-        raise ValueError(f"concurrency and max_attempts must be >= 1, got {concurrency}, {max_attempts}")
+    endpoint = backend.endpoint
     label = f"{task_id}/{model_id}__{condition}"
     hashes = [request_hash(r, endpoint) for r in requests]
     if len(set(hashes)) != len(hashes):
@@ -149,15 +102,22 @@ def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store
         done = answered(existing, hashes, retry_errors)
         cache_hits = len(done)
         pending = [(r, h) for r, h in zip(requests, hashes) if h not in done]
-        log(f"{label}: {len(requests)} requests, {cache_hits} cached, {len(pending)} to call on "
+        log(f"{label}: {len(requests)} requests, {cache_hits} cached, {len(pending)} to answer with "
             f"{endpoint.served_by}{' (stand-in)' if endpoint.stand_in else ''}")
-        # Only the paid API spends money per token; a local server or stand-in costs GPU/CPU time instead.
-        guard = SpendGuard(price if endpoint.served_by == "openai" else None, spend_cap_usd, ledger)
-        run = _Run(endpoint, timeout_s=timeout_s, max_attempts=max_attempts, guard=guard, pacer=Pacer(rpm, tpm),
-                   policy=retry_policy or RetryPolicy(), breaker=breaker or CircuitBreaker(), log=log)
-        session = asyncio.run(_call_pending(
-            run, pending, store, done, warmup=warmup, concurrency=concurrency, latency_probe=latency_probe,
-            make=partial(make_row, endpoint=endpoint, task_id=task_id, model_id=model_id, condition=condition)))
+        phases: dict[str, list[dict]] = {"probe": [], "bulk": []}
+
+        def emit(request: PredictionRequest, rhash: str, result: CallResult | None, error: str | None,
+                 phase: str) -> None:
+            row = make_row(request, rhash, endpoint, task_id=task_id, model_id=model_id, condition=condition,
+                           result=result, error=error)
+            row.update(row_extra or {})
+            store.append(row)
+            done[rhash] = row
+            phases[phase].append(row)
+            if error:
+                log(f"{request.example_id}: error row: {error[:300]}")
+
+        session = backend.answer(pending, emit, latency_probe=latency_probe, log=log) if pending else Session()
         rows = [done[h] for h in hashes if h in done]
         if store.corrupt or any(h in existing and done.get(h) is not existing[h] for h in hashes):
             # An earlier error row was superseded, or corrupt lines were skipped: rewrite one row per hash (rows
@@ -165,71 +125,47 @@ def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store
             store.rewrite(list({**existing, **done}.values()))
         sidecar = store.path.with_name(store.path.name + ".run.json")
         previous = read_json(sidecar) if sidecar.exists() else None
-        total = measured.merge((previous or {}).get("measured"), measured.measure(
-            {"identity": endpoint.identity, "concurrency": concurrency}, *session)) if session else None
-        if total is not None:
+        if pending:
+            total = measured.merge((previous or {}).get("measured"), measured.measure(
+                backend.measure_key, session.wall_s,
+                {name: (phases[name], session.busy_s.get(name, 0.0)) for name in phases},
+                saturated=session.saturated))
             timing = measured.timing(total)
-        else:  # nothing called: keep the timings measured when the rows were made
-            timing = {k: (previous or {}).get(k) for k in TIMING_KEYS}
+        else:  # nothing answered now: keep what was measured when the rows were made
             total = (previous or {}).get("measured")
-        run_info = {**timing, "concurrency": concurrency, "latency_concurrency": 1,
-                    "calls_made": run.calls, "retries": run.retries, "cache_hits": cache_hits,
-                    "spend_usd": guard.spent, "spend_unconfirmed_usd": guard.unconfirmed,
-                    "stopped_early": run.stopped, "served_by": endpoint.served_by, "stand_in": endpoint.stand_in,
-                    "rows_done": len(rows), "rows_total": len(requests),
-                    "errors": sum(1 for r in rows if r["error"] is not None)}
-        if run.calls:
+            timing = {k: (previous or {}).get(k) for k in TIMING_KEYS}
+        run_info = {**timing, **session.info, "calls_made": session.calls, "retries": session.retries,
+                    "cache_hits": cache_hits, "spend_usd": session.spend_usd,
+                    "spend_unconfirmed_usd": session.spend_unconfirmed_usd, "stopped_early": session.stopped,
+                    "served_by": endpoint.served_by, "stand_in": endpoint.stand_in, "rows_done": len(rows),
+                    "rows_total": len(requests), "errors": sum(1 for r in rows if r["error"] is not None)}
+        if session.calls:
             write_json(sidecar, {**run_info, "measured": total}, indent=2, sort_keys=True)
     result = {"rows": rows, "run": run_info}
-    if run.stopped:
-        message = (f"{label}: {run.stopped}; {len(rows)}/{len(requests)} rows done "
+    if session.stopped:
+        message = (f"{label}: {session.stopped}; {len(rows)}/{len(requests)} rows done "
                    f"and saved in {store.path}; rerun with a higher cap to finish")
         log(message)
         raise SpendCapReached(message, result)
-    log(f"{label}: done, {len(rows)} rows ({run_info['errors']} errors), {run.calls} calls, "
-        f"{cache_hits} cache hits, ${guard.spent:.4f}")
+    log(f"{label}: done, {len(rows)} rows ({run_info['errors']} errors), {session.calls} calls, "
+        f"{cache_hits} cache hits, ${session.spend_usd:.4f}")
     return result
 
 
-async def _call_pending(run: _Run, pending: list[tuple[PredictionRequest, str]], store: PredictionStore,
-                        done: dict[str, dict], *, warmup: int, concurrency: int, latency_probe: int,
-                        make: Callable[..., dict]) -> tuple[float, dict] | None:
-    """Warm up, probe latency one at a time, then the bulk at ``concurrency``; each row is stored as it completes.
-    Returns (wall seconds, {phase: (rows, busy seconds)}) for ``measured.measure``, or None when nothing was due."""
-    try:
-        if not pending:
-            return None
-        for i in range(warmup):  # same first request, results discarded, before any clock starts
-            _, err = await run.call(pending[0][0], f"warm-up {i + 1}/{warmup}")
-            if err:
-                run.log(f"warm-up {i + 1}/{warmup} failed: {err[:200]}")
+def run_predictions(requests: list[PredictionRequest], endpoint: Endpoint, store_path: Path, *, task_id: str,
+                    model_id: str, condition: str, concurrency: int, timeout_s: float, max_attempts: int,
+                    warmup: int, price=None, spend_cap_usd: float | None, rpm: int | None, tpm: int | None,
+                    log: Callable[[str], None] = print, retry_policy=None, breaker=None, latency_probe: int = 8,
+                    retry_errors: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+                    ledger=None) -> dict:
+    """``predict`` through an OpenAI-compatible endpoint (``http_backend.HttpBackend``): the OpenAI API or a vLLM
+    server, with retries, the circuit breaker, pacing and the spending caps (``spend_cap_usd`` for this partition,
+    ``ledger`` for the whole main run)."""
+    from baseweight_assets.inference.http_backend import HttpBackend
 
-        async def one(request: PredictionRequest, rhash: str, phase: list) -> None:
-            result, error = await run.call(request, request.example_id)
-            if result is None and error is None:
-                return  # spend cap: not done, no row
-            row = make(request, rhash, result=result, error=error)
-            store.append(row)
-            done[rhash] = row
-            phase.append(row)
-            if error:
-                run.log(f"{request.example_id}: error row: {error[:300]}")
-
-        n_probe = min(latency_probe, len(pending)) if concurrency > 1 else len(pending)
-        probe_rows: list[dict] = []
-        bulk_rows: list[dict] = []
-        t0 = time.perf_counter()
-        for request, rhash in pending[:n_probe]:
-            await one(request, rhash, probe_rows)
-        t1 = time.perf_counter()
-        sem = asyncio.Semaphore(concurrency)
-
-        async def bounded(request: PredictionRequest, rhash: str) -> None:
-            async with sem:
-                await one(request, rhash, bulk_rows)
-
-        await asyncio.gather(*(bounded(r, h) for r, h in pending[n_probe:]))
-        t2 = time.perf_counter()
-        return t2 - t0, {"probe": (probe_rows, t1 - t0), "bulk": (bulk_rows, t2 - t1)}
-    finally:
-        await run.client.close()
+    backend = HttpBackend(endpoint, concurrency=concurrency, timeout_s=timeout_s, max_attempts=max_attempts,
+                          warmup=warmup, price=price, spend_cap_usd=spend_cap_usd, rpm=rpm, tpm=tpm,
+                          retry_policy=retry_policy, breaker=breaker, ledger=ledger)
+    return predict(requests, backend, store_path, task_id=task_id, model_id=model_id, condition=condition,
+                   latency_probe=latency_probe, retry_errors=retry_errors,
+                   lock_timeout_s=lock_timeout_s, log=log)

@@ -12,7 +12,8 @@ from fault_server import FaultServer, prompt_tokens
 from inf_helpers import RUN_KW, endpoint_for, make_requests
 
 from baseweight_assets.config.schema import ApiPrice
-from baseweight_assets.inference.runner import ROW_FIELDS, estimate_input_tokens, run_predictions
+from baseweight_assets.inference.http_backend import estimate_input_tokens
+from baseweight_assets.inference.runner import ROW_FIELDS, run_predictions
 from baseweight_assets.inference.spend import SpendLedger, cost_usd
 from baseweight_assets.storage.liveness import process_token
 

@@ -39,7 +39,7 @@ def test_two_concurrent_runs_of_one_partition_lose_nothing_and_pay_once(tmp_path
     assert sorted(r["id"] for r in rows) == sorted(f"ex-{i}" for i in range(n))  # one row each, none lost
     assert all(r["error"] is None for r in rows)
     assert completions == n  # the second run waited for the first and found every request answered
-    assert sum(f"{n} requests, {n} cached, 0 to call" in out for out in outputs) == 1, outputs
+    assert sum(f"{n} requests, {n} cached, 0 to answer" in out for out in outputs) == 1, outputs
 
 
 def test_second_writer_times_out_naming_the_store_and_holder(tmp_path):

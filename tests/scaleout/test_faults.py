@@ -134,4 +134,4 @@ def test_two_concurrent_materializations_of_one_api_partition_lose_nothing(tmp_p
     assert len({r["request_hash"] for r in rows}) == len(rows)  # one row per request, none duplicated
     warmup = load_bench_config(configs, REPO / "prompts").run.warmup_requests  # by the run that found work
     assert completions == len(rows) + warmup  # every request answered (and paid) once across both runs
-    assert "is in use by another process" in logs[1] and f"{len(rows)} cached, 0 to call" in logs[1]  # it waited
+    assert "is in use by another process" in logs[1] and f"{len(rows)} cached, 0 to answer" in logs[1]  # it waited
