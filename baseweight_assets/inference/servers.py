@@ -223,11 +223,11 @@ class TransformersServer(ManagedServer):
     """`transformers serve` on CPU; each request's ``model`` is a local model folder path."""
 
     def __init__(self, log_path: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 startup_timeout_s: float = 180, env: dict | None = None) -> None:
+                 startup_timeout_s: float = 180, env: dict | None = None, log: Callable[[str], None] = print) -> None:
         port = port or free_port(host)
         command = [_cli("transformers"), "serve", "--host", host, "--port", str(port), "--device", "cpu"]
         super().__init__(command, log_path, host=host, port=port, startup_timeout_s=startup_timeout_s, env=env,
-                         name="transformers serve")
+                         name="transformers serve", log=log)
 
 
 def _lora_rank(adapter_dir: Path) -> int | None:
@@ -262,10 +262,11 @@ class VllmServer(ManagedServer):
 
     def __init__(self, log_path: Path, base_model: str, revision: str, adapters: dict[str, Path], *,
                  max_model_len: int, gpu_memory_utilization: float = 0.9, port: int | None = None,
-                 startup_timeout_s: float = 1200, env: dict | None = None) -> None:
+                 startup_timeout_s: float = 1200, env: dict | None = None, log: Callable[[str], None] = print) -> None:
         port = port or free_port()
         command = vllm_serve_command(base_model, revision, adapters, port=port, max_model_len=max_model_len,
                                      gpu_memory_utilization=gpu_memory_utilization)
         command[0] = _cli("vllm")
         super().__init__(command, log_path, host="127.0.0.1", port=port, startup_timeout_s=startup_timeout_s,
-                         env={"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", **(env or {})}, name="vllm serve")
+                         env={"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", **(env or {})}, name="vllm serve",
+                         log=log)
