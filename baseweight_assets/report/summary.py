@@ -1,7 +1,15 @@
-"""One task's summary: every variant cell with quality, latency, cost, TCO and break-even, plus headline
-paired comparisons (best LoRA vs 5-shot / zero-shot of the same model, and vs each API cell).
+"""One task's summary: every variant cell with quality, latency, cost, TCO and break-even, the headline
+paired comparisons (``report.comparisons``) and each open model's data-efficiency curve (``report.curve_inputs``).
 
-Money depends on the GPU price scenario, so every cost figure is given for low, mid and high.
+Cell status: "skipped" (no scores, with the reason), "incomplete" (scored, but its completeness fails: more than
+``run_defaults.incomplete_threshold`` of its questions missing, in the cell or in any training seed, or scoring
+marked it so) or "ok". An incomplete cell shows what was scored and its missing share, and is left out of every
+comparison: Pareto fronts, TCO curves, break-evens, paired tests, curves and the cross-task summary. Failures are
+not answers.
+
+Money depends on the GPU price scenario, so every cost figure is given for low, mid and high. Self-hosted cost is
+priced at the engine's saturated throughput (``run.saturated_qps``), never at the latency probe's; API cost
+charges cached input tokens at the cached price.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from baseweight_assets.cost.per_query import (
 )
 from baseweight_assets.cost.pricing import SCENARIOS, api_price, hourly_rate, trainings_per_year
 from baseweight_assets.cost.tco import api_tco, self_hosted_tco, training_cost_per_year
-from baseweight_assets.scoring.stats import compare_cells
+from baseweight_assets.report.comparisons import task_comparisons, usable
+from baseweight_assets.report.curve_inputs import task_curves
 from baseweight_assets.variants import split_variant
 
 METRIC_LABELS = {"weighted_f1": "Weighted F1", "macro_f1": "Macro F1", "accuracy": "Accuracy",
@@ -65,11 +74,25 @@ def _samples(scores: dict, limit: int = 3) -> list[dict]:
             for r in rows[:limit]]
 
 
+def _seed_records(adapter: dict) -> list[dict]:
+    """One entry per training seed (``adapters``), else the seed-0 record the value carries."""
+    records = adapter.get("adapters") or [{"seed": 0, "adapter_key": adapter.get("adapter_key"),
+                                           "adapter_sha256": adapter.get("adapter_sha256"), "reused": None,
+                                           "metadata": adapter.get("metadata") or {}}]
+    return [{"seed": r.get("seed"), "adapter_key": r.get("adapter_key"), "adapter_sha256": r.get("adapter_sha256"),
+             "reused": r.get("reused"), "gpu_hours": _finite((r.get("metadata") or {}).get("gpu_hours"))}
+            for r in records]
+
+
 def _training(adapter: dict | None, bench: BenchConfig) -> dict | None:
+    """Seed 0's facts and loss history; ``gpu_hours`` is ONE training's device-hours (the mean over the seeds
+    that recorded it): a deployment retrains once per cadence, not once per evaluation seed."""
     if not adapter or adapter.get("status") != "ok":
         return None
     meta = adapter.get("metadata") or {}
-    hardware, device_hours = meta.get("hardware"), _finite(meta.get("gpu_hours"))
+    seeds = _seed_records(adapter)
+    hours = [s["gpu_hours"] for s in seeds if s["gpu_hours"] is not None]
+    hardware, device_hours = meta.get("hardware"), (sum(hours) / len(hours) if hours else None)
     by_scenario, error = {}, None
     try:
         if device_hours is None:
@@ -84,26 +107,33 @@ def _training(adapter: dict | None, bench: BenchConfig) -> dict | None:
     return {"adapter_sha256": adapter.get("adapter_sha256"), "hardware": hardware, "gpu_name": meta.get("gpu_name"),
             "gpu_hours": device_hours, "wall_time_s": _finite(meta.get("wall_time_s")),
             "recorded_cost_usd": _finite(meta.get("training_cost_usd")), "cost_by_scenario": by_scenario,
-            "cost_error": error, "n_train": meta.get("n_train"), "epochs_run": meta.get("epochs_run"),
-            "stopped_early": meta.get("stopped_early"), "loss_history": _loss_points(meta.get("loss_history")),
+            "cost_error": error, "n_train": adapter.get("n_train", meta.get("n_train")),
+            "epochs_run": meta.get("epochs_run"), "stopped_early": meta.get("stopped_early"),
+            "n_seeds": len(seeds), "seeds": seeds, "gpu_hours_spent": _finite(adapter.get("gpu_hours_spent")),
+            "loss_history": _loss_points(meta.get("loss_history")),
             "val_loss_history": _loss_points(meta.get("val_loss_history"))}
 
 
 def _cost(cell: dict, scores: dict, model, bench: BenchConfig, volume: int) -> dict:
     """Cost per query, per 1k correct and TCO at ``volume`` for every scenario; errors are recorded, not raised."""
-    pricing, run = bench.pricing, scores["run"]
+    pricing, run = bench.pricing, scores["run"] or {}
     n_queries = len(scores["per_example"])
-    out = {"basis": None, "hardware": None, "qps": None, "by_scenario": {}, "error": None, "note": None}
+    out = {"basis": None, "hardware": None, "qps": None, "qps_source": None, "cached_input_tokens": None,
+           "by_scenario": {}, "error": None, "note": None}
+    notes = []
     try:
         share = cell["correct_share"]
+        if share is None or not n_queries:
+            raise ValueError("no scored question: nothing to price")
         if model.kind == "api":
             batch = run.get("served_by") == "openai-batch" or bool(run.get("batch"))
-            out["basis"] = "api-batch" if batch else "api-list"
+            cached = int(run.get("total_cached_input_tokens") or 0)
+            out.update(basis="api-batch" if batch else "api-list", cached_input_tokens=cached)
             cpq = api_cost_per_query(api_price(pricing, model.api_model), int(run["total_input_tokens"]),
-                                     int(run["total_output_tokens"]), n_queries, batch=batch,
-                                     batch_discount=pricing.batch_discount)
+                                     int(run["total_output_tokens"]), n_queries, cached_input_tokens=cached,
+                                     batch=batch, batch_discount=pricing.batch_discount)
             if run.get("stand_in"):
-                out["note"] = "stand-in answered: API prices applied to the stand-in's measured tokens"
+                notes.append("stand-in answered: API prices applied to the stand-in's measured tokens")
             for s in SCENARIOS:
                 out["by_scenario"][s] = {"per_query": cpq, "per_1k_correct": cost_per_1k_correct(cpq, share),
                                          "tco_12mo": api_tco(volume, cpq)}
@@ -111,9 +141,14 @@ def _cost(cell: dict, scores: dict, model, bench: BenchConfig, volume: int) -> d
         hardware = run.get("hardware")
         if not hardware:
             hardware = pricing.default_hardware
-            out["note"] = f"run did not record its hardware; priced as default_hardware {hardware!r}"
-        qps = queries_per_second(run.get("throughput_qps"), run.get("n_requests"), n_queries)
-        out.update(basis="self-hosted", hardware=hardware, qps=qps)
+            notes.append(f"run did not record its hardware; priced as default_hardware {hardware!r}")
+        saturated, source = run.get("saturated_qps"), "saturated_qps"
+        if saturated is None:
+            # older runs and remote servers record only the whole call's rate (still batched, never the probe's)
+            saturated, source = run.get("throughput_qps"), "throughput_qps"
+            notes.append("run recorded no saturated_qps: priced at the whole call's throughput (throughput_qps)")
+        qps = queries_per_second(saturated, run.get("n_requests"), n_queries)
+        out.update(basis="self-hosted", hardware=hardware, qps=qps, qps_source=source)
         training = cell["training"]
         for s in SCENARIOS:
             rate = hourly_rate(pricing, hardware, s)
@@ -125,13 +160,49 @@ def _cost(cell: dict, scores: dict, model, bench: BenchConfig, volume: int) -> d
                                                                  train_year),
                                      "hourly_rate": rate, "training_per_year": train_year}
         if training and training["cost_error"]:
-            out["note"] = f"training cost left out of TCO: {training['cost_error']}"
+            notes.append(f"training cost left out of TCO: {training['cost_error']}")
         elif training is None and is_lora(cell["condition"]):
-            out["note"] = "no usable adapter record: training cost left out of TCO"
+            notes.append("no usable adapter record: training cost left out of TCO")
     except (KeyError, TypeError, ValueError, LookupError) as exc:
         out["by_scenario"] = {}
         out["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        out["note"] = "; ".join(notes) or None
     return out
+
+
+def _incomplete_reason(scores: dict) -> str | None:
+    """Why a scored cell is incomplete (module docstring), or None when it is complete."""
+    reasons = []
+    if scores.get("status") == "incomplete":
+        reasons.append(scores.get("reason") or "scoring marked the cell incomplete")
+    seeds = [("", scores.get("completeness"))] + [(f"training seed {s.get('seed', i)}: ", s.get("completeness"))
+                                                  for i, s in enumerate(scores.get("per_seed") or [])]
+    for prefix, comp in seeds:
+        if not comp or comp.get("complete") is not False:
+            continue
+        share = comp.get("missing_share")
+        text = (f"{prefix}{comp.get('n_missing')} of {comp.get('n_sampled')} sampled questions missing"
+                + (f" ({share:.1%}, threshold {comp.get('threshold', 0):.1%})" if share is not None else ""))
+        first = next(iter(comp.get("missing_examples") or []), None)
+        reasons.append(text + (f", e.g. {first.get('error')}" if first and first.get("error") else ""))
+    return "; ".join(reasons) or None
+
+
+def _metric_block(scores: dict) -> dict:
+    per_seed = scores.get("per_seed") or []
+    variance = scores.get("seed_variance")
+    return {"id": scores["metric_id"], "value": _finite(scores["metric"]), "ci_lo": _finite(scores["ci_lo"]),
+            "ci_hi": _finite(scores["ci_hi"]), "n": scores.get("n", len(scores["per_example"])),
+            "n_clusters": scores.get("n_clusters"),
+            "seed_values": [_finite(v) for v in scores.get("seed_values") or []],
+            "seed_mean": _finite(scores.get("seed_mean")), "seed_std": _finite(scores.get("seed_std")),
+            "seed_note": scores.get("seed_note"), "n_seeds": max(1, len(per_seed)),
+            "training_seeds": [{"seed": s.get("seed"), "adapter_key": s.get("adapter_key"),
+                                "metric": _finite(s.get("metric")), "ci_lo": _finite(s.get("ci_lo")),
+                                "ci_hi": _finite(s.get("ci_hi"))} for s in per_seed],
+            "variance": ({k: variance.get(k) for k in ("examples", "seeds", "total", "seed_sd", "n_seeds", "note")}
+                         if variance else None)}
 
 
 def _cell(task: TaskConfig, variant: str, scores: dict, adapter: dict | None, bench: BenchConfig) -> dict:
@@ -142,25 +213,30 @@ def _cell(task: TaskConfig, variant: str, scores: dict, adapter: dict | None, be
     base = {"variant": variant, "model": model_id, "condition": condition, "display_name": model.display_name,
             "kind": model.kind, "family": model.family, "status": scores.get("status", "ok"),
             "reason": scores.get("reason")}
-    if base["status"] != "ok":
-        return base | {"reason": scores.get("reason") or "skipped (no reason given)"}
+    if base["status"] not in ("ok", "incomplete"):
+        return base | {"status": "skipped", "reason": scores.get("reason") or "skipped (no reason given)"}
     missing = [k for k in _REQUIRED_SCORE_KEYS if k not in scores]
     if missing:
         raise ValueError(f"task {task.id!r} variant {variant!r}: scores lack {missing}")
     run = scores["run"] or {}
+    incomplete = _incomplete_reason(scores)
+    comp = scores.get("completeness")
     cell = base | {
-        "metric": {"id": scores["metric_id"], "value": _finite(scores["metric"]), "ci_lo": _finite(scores["ci_lo"]),
-                   "ci_hi": _finite(scores["ci_hi"]), "n": scores.get("n", len(scores["per_example"])),
-                   "seed_values": [_finite(v) for v in scores.get("seed_values") or []],
-                   "seed_mean": _finite(scores.get("seed_mean")), "seed_std": _finite(scores.get("seed_std"))},
-        "correct_share": correct_share(scores["per_example"]),
+        "status": "incomplete" if incomplete else "ok", "reason": incomplete or scores.get("reason"),
+        "metric": _metric_block(scores),
+        "completeness": {k: comp.get(k) for k in ("n_sampled", "n_scored", "n_missing", "missing_share",
+                                                   "threshold", "complete")} if comp else None,
+        "correct_share": correct_share(scores["per_example"]) if scores["per_example"] else None,
         "secondary": scores.get("secondary") or {}, "error_counts": scores.get("error_counts") or {},
         "latency": {k: _finite(run.get(k)) for k in ("latency_p50_s", "latency_p95_s", "ttft_p50_s",
-                                                      "throughput_qps", "output_tokens_per_s")},
+                                                      "throughput_qps", "output_tokens_per_s", "saturated_qps",
+                                                      "saturated_output_tokens_per_s")}
+        | {"latency_n": run.get("latency_n")},
         "tokens": {"input_total": run.get("total_input_tokens"), "output_total": run.get("total_output_tokens"),
-                   "n_requests": run.get("n_requests")},
+                   "cached_input_total": run.get("total_cached_input_tokens"), "n_requests": run.get("n_requests")},
         "run": {k: run.get(k) for k in ("wall_s", "concurrency", "hardware", "served_by", "spend_usd")},
         "stand_in": bool(run.get("stand_in")),
+        "sandbox": scores.get("sandbox"),
         "training": _training(adapter, bench) if is_lora(condition) else None,
         "samples": _samples(scores),
     }
@@ -169,10 +245,13 @@ def _cell(task: TaskConfig, variant: str, scores: dict, adapter: dict | None, be
 
 
 def _metric(cell: dict) -> float | None:
-    return cell.get("metric", {}).get("value") if cell.get("status") == "ok" else None
+    return cell["metric"]["value"] if usable(cell) else None
 
 
 def _cpq(cell: dict, scenario: str) -> float | None:
+    """Cost per query of a usable cell (None for skipped and incomplete cells: they are never compared)."""
+    if not usable(cell):
+        return None
     return ((cell.get("cost") or {}).get("by_scenario") or {}).get(scenario, {}).get("per_query")
 
 
@@ -218,56 +297,44 @@ def _tco_curves(cells: dict[str, dict], bench: BenchConfig) -> dict:
     return {"volumes": VOLUME_GRID, "by_scenario": curves}
 
 
-def _paired(task: TaskConfig, a: dict, b: dict, n_resamples: int, seed: int) -> dict:
-    try:
-        return dict(compare_cells(task, a, b, n_resamples=n_resamples, seed=seed))
-    except Exception as exc:  # one failed test must not lose the rest of the summary
-        return {"error": f"compare_cells failed: {type(exc).__name__}: {exc}"}
+def _error_categories(cells: dict[str, dict]) -> list[str]:
+    """The categories of the cells' error counts in the order scoring lists them (its ``count_categories``)."""
+    return list(dict.fromkeys(k for c in cells.values() for k in (c.get("error_counts") or {})))
 
 
-def _comparisons(task, cells, scores, bench, n_resamples, seed) -> list[dict]:
-    def best(keys):
-        keys = [k for k in keys if _metric(cells[k]) is not None]
-        return max(keys, key=lambda k: _metric(cells[k]), default=None)
-
-    loras = [k for k, c in cells.items() if is_lora(c["condition"])]
-    pairs = []
-    for model_id in sorted({cells[k]["model"] for k in loras}):
-        lora = best([k for k in loras if cells[k]["model"] == model_id])
-        for cond in ("5-shot", "zero-shot"):
-            other = f"{model_id}__{cond}"
-            if lora and other in cells and _metric(cells[other]) is not None:
-                pairs.append((f"lora_vs_{cond}", lora, other))
-    top = best(loras)
-    for api_key in sorted(k for k, c in cells.items() if c["kind"] == "api"):
-        if top and _metric(cells[api_key]) is not None:
-            pairs.append(("lora_vs_api", top, api_key))
-    out = []
-    for kind, a, b in pairs:
-        ca, cb = cells[a], cells[b]
-        ratio = None
-        ka, kb = (ca["cost"]["by_scenario"].get(bench.pricing.default_scenario, {}),
-                  cb["cost"]["by_scenario"].get(bench.pricing.default_scenario, {}))
-        if ka.get("per_1k_correct") and kb.get("per_1k_correct"):
-            ratio = kb["per_1k_correct"] / ka["per_1k_correct"]
-        out.append({"kind": kind, "a": a, "b": b, "metric_a": _metric(ca), "metric_b": _metric(cb),
-                    "diff": _metric(ca) - _metric(cb), "cost_per_1k_correct_ratio": ratio,
-                    "paired": _paired(task, scores[a], scores[b], n_resamples, seed)})
-    return out
+def _cost_ratio(a: dict, b: dict, scenario: str) -> float | None:
+    ka, kb = (a["cost"]["by_scenario"].get(scenario, {}), b["cost"]["by_scenario"].get(scenario, {}))
+    if ka.get("per_1k_correct") and kb.get("per_1k_correct"):
+        return kb["per_1k_correct"] / ka["per_1k_correct"]
+    return None
 
 
 def summarize_task(task: TaskConfig, scores: dict[str, dict], adapters: dict[str, dict], bench: BenchConfig,
                    *, n_resamples: int, seed: int) -> dict:
+    """The task's summary (module docstring). ``scores``: variant -> scores value; ``adapters``: variant ->
+    lora_adapter value. Keys: task facts, "cells", "order", "pareto", "tco_curves", "comparisons" (shown rows)
+    and "comparison_stats" (``report.comparisons.task_comparisons``), "curves" (model -> curve,
+    ``report.curve_inputs.task_curves``),
+    "error_categories" (every category the cells count, in scoring's order: failures first, successes last)."""
     cells = {v: _cell(task, v, s, adapters.get(v), bench) for v, s in sorted(scores.items())}
     _break_evens(cells, bench)
-    order = sorted(cells, key=lambda k: (_metric(cells[k]) is None, -(_metric(cells[k]) or 0.0), k))
+    order = sorted(cells, key=lambda k: (_metric(cells[k]) is None, cells[k]["status"] != "incomplete",
+                                         -(_metric(cells[k]) or 0.0), k))
+    comparisons, comparison_stats = task_comparisons(task, cells, scores, n_resamples=n_resamples, seed=seed)
+    for row in comparisons:
+        row["cost_per_1k_correct_ratio"] = _cost_ratio(cells[row["a"]], cells[row["b"]],
+                                                       bench.pricing.default_scenario)
+    metric_label = METRIC_LABELS[task.metric]
     return {
         "task": task.id, "name": task.name, "task_type": task.task_type, "metric_id": task.metric,
-        "metric_label": METRIC_LABELS[task.metric], "accuracy_basis": ACCURACY_BASIS[task.task_type],
+        "metric_label": metric_label, "accuracy_basis": ACCURACY_BASIS[task.task_type],
         "default_daily_volume": bench.pricing.default_daily_volume,
         "default_scenario": bench.pricing.default_scenario,
+        "error_categories": _error_categories(cells),
         "cells": cells, "order": order,
         "pareto": {s: _pareto(cells, s) for s in SCENARIOS},
         "tco_curves": _tco_curves(cells, bench),
-        "comparisons": _comparisons(task, cells, scores, bench, n_resamples, seed),
+        "comparisons": comparisons, "comparison_stats": comparison_stats,
+        "curves": task_curves(task, cells, scores, adapters, bench, volumes=VOLUME_GRID, metric_label=metric_label,
+                              n_resamples=n_resamples, seed=seed),
     }

@@ -60,8 +60,10 @@ def test_flags_smoke_partial_and_stand_in(dashboard):
     f = dashboard["flags"]
     assert f["smoke"] and f["any"] and f["partial_data"] == ["cuad"]
     assert f["stand_in"] == ["banking77|gpt-5.4-nano__zero-shot", "cuad|gpt-5.4-nano__zero-shot"]
+    assert f["incomplete"] == ["banking77|gpt-5.4-nano__5-shot", "cuad|gpt-5.4-nano__5-shot"]
     cells = dashboard["tasks"]["cuad"]["cells"]
     assert cells["gpt-5.4-nano__zero-shot"]["flags"] == ["partial_data", "smoke", "stand_in"]
+    assert cells["gpt-5.4-nano__5-shot"]["flags"] == ["incomplete", "partial_data", "smoke"]
     assert cells["qwen3-8b__lora-full"]["flags"] == ["partial_data", "smoke"]
     assert dashboard["tasks"]["banking77"]["cells"]["qwen3-8b__lora-full"]["flags"] == ["smoke"]
 
@@ -73,7 +75,8 @@ def test_clean_full_run_has_no_flags_and_nan_becomes_null(bench):
     summary = summarize_task(bench.tasks["banking77"], scores, {}, bench, n_resamples=200, seed=0)
     d = build_dashboard(bench, {"banking77": summary}, profile="full", generated_at="2026-11-28T00:00:00Z",
                         package_version="0.1.0", provenance={"tasks": {"banking77": {"partial": None}}})
-    assert d["flags"] == {"smoke": False, "partial_data": [], "stand_in": [], "any": False, "messages": []}
+    assert d["flags"] == {"smoke": False, "partial_data": [], "stand_in": [], "incomplete": [], "any": False,
+                          "messages": []}
     assert d["tasks"]["banking77"]["cells"]["qwen3-8b__zero-shot"]["metric"]["seed_std"] is None
     assert d["cross_task"]["n_tasks_compared"] == 0  # no LoRA cell: nothing to compare
     assert summary["cells"]["qwen3-8b__zero-shot"]["metric"]["seed_std"] is None
@@ -86,6 +89,13 @@ def test_cross_task_summary(dashboard):
     assert b["best_lora"] == "qwen3-8b__lora-full" and b["best_api"] == "gpt-5.4-mini__zero-shot"
     assert b["lora_minus_api"] == pytest.approx(cells[b["best_lora"]]["metric"]["value"]
                                                 - cells[b["best_api"]]["metric"]["value"])
-    assert dashboard["cross_task"]["n_tasks_compared"] == 2
+    assert dashboard["cross_task"]["n_tasks_compared"] == 3
     wins = sum(r["lora_minus_api"] > 0 for r in rows.values())
     assert dashboard["cross_task"]["lora_better_than_best_api"] == wins
+    # the p shown is the best pair's, corrected for picking it among every LoRA x API pair of the task
+    cmp = next(c for c in dashboard["tasks"]["banking77"]["comparisons"]
+               if (c["a"], c["b"]) == (b["best_lora"], b["best_api"]))
+    assert b["p_selection"] == cmp["p_selection"] and b["selection_m"] == 20 and b["p_value"] == cmp["p_value"]
+    significant = sum(r["lora_minus_api"] > 0 and r["p_selection"] < 0.05 for r in rows.values())
+    assert dashboard["cross_task"]["lora_significantly_better"] == significant
+    assert "not corrected across tasks" in dashboard["cross_task"]["rule"]

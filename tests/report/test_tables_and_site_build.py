@@ -15,7 +15,8 @@ from baseweight_assets.report.tables import export_tables, markdown_preview, _md
 
 def test_export_tables(dashboard, tmp_path):
     paths = export_tables(dashboard, tmp_path / "tables")
-    assert set(paths) == {"results.csv", "break_even.csv", "comparisons.csv", "results.md"}
+    assert set(paths) == {"results.csv", "break_even.csv", "comparisons.csv", "curves.csv", "verdicts.csv",
+                          "surface.csv", "results.md"}
     rows = list(csv.DictReader(paths["results.csv"].open()))
     n_cells = sum(len(t["cells"]) for t in dashboard["tasks"].values())
     assert len(rows) == n_cells
@@ -25,6 +26,14 @@ def test_export_tables(dashboard, tmp_path):
     assert float(row["tco_12mo"]) == pytest.approx(438.01)
     skipped = next(r for r in rows if r["variant"] == "gpt-5.4-mini__5-shot")
     assert skipped["status"] == "skipped" and skipped["metric"] == "" and "context" in skipped["reason"]
+    revoked = next(r for r in rows if r["task"] == "banking77" and r["variant"] == "gpt-5.4-nano__5-shot")
+    assert revoked["status"] == "incomplete" and revoked["metric"] == "" and revoked["missing_share"] == "1.0"
+    assert "HTTP 401" in revoked["reason"]
+    seeded = next(r for r in rows if r["task"] == "banking77" and r["variant"] == "smollm2-135m__lora-full")
+    assert seeded["n_seeds"] == "3" and seeded["saturated_qps"] == "3.0"
+    assert next(r for r in rows if r["task"] == "mbpp")["sandbox"] == "bubblewrap+cgroup-v1"
+    comps = list(csv.DictReader(paths["comparisons.csv"].open()))
+    assert {"p_holm", "p_selection", "ci_method", "mde"} <= set(comps[0])
     breaks = list(csv.DictReader(paths["break_even.csv"].open()))
     assert {r["scenario"] for r in breaks} == {"low", "mid", "high"}
     assert "| variant |" in paths["results.md"].read_text()
@@ -62,7 +71,7 @@ def test_failed_build_keeps_previous_site(dashboard, tmp_path):
     out = tmp_path / "dist"
     build_site(dashboard, out)
     before = (out / "data.js").read_text()
-    bad = dict(dashboard, schema_version="2.0.0")
+    bad = dict(dashboard, schema_version="9.0.0")
     with pytest.raises(DashboardSchemaError):
         build_site(bad, out)
     assert (out / "data.js").read_text() == before
