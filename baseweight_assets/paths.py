@@ -65,9 +65,6 @@ class ProjectPaths:
     def cell_log(self, task: str, variant: str, what: str) -> Path:
         return self.results / "logs" / task / f"{variant}.{what}.log"
 
-    def serving_folder(self, task: str, variant: str) -> Path:
-        return self.results / "serving" / task / variant
-
     @property
     def tables(self) -> Path:
         return self.dashboard / "tables"

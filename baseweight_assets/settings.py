@@ -4,8 +4,9 @@ Everything the environment decides (paths, profile, local vs production, which A
 opt-ins) is read here once into a frozen ``Settings``; resources, the definitions factory and the command-line
 entry points receive it. Assets and pure modules never read ``os.environ`` themselves.
 
-Secrets are captured by *value* so the model endpoint resource can use them, but they never appear in
-``repr``, run config, logs or outputs (``secret()`` is the only accessor).
+Which secrets exist is decided here (the API keys and the Hub token); their values are held out of ``repr`` and are
+never put into run config, logs or outputs: resources receive the variable names (or Dagster ``EnvVar``s) and the
+value is read at the moment of the call.
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ class Settings:
     @property
     def paths(self) -> ProjectPaths:
         return ProjectPaths(self.repo_root, self.profile)
+
+    def secret_names(self) -> list[str]:
+        """The key/token variables that are set (names only)."""
+        return sorted(self._secrets)
 
     def has_secret(self, name: str) -> bool:
         return bool(self._secrets.get(name))

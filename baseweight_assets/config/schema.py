@@ -181,7 +181,8 @@ class ModelConfig(_Strict):
     training: str | None = Field(default=None, description="configs/training/<name>.yaml")
     embedded_weights: LocalWeights | None = None
     chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
-    serving_engine: Literal["transformers", "vllm"] = "vllm"
+    serving_engine: Literal["auto", "vllm", "engine"] = Field(
+        default="auto", description="auto: vLLM where installed (or BASEWEIGHT_VLLM_URL), else the in-process engine.")
     # api models
     api_model: str | None = None
     base_url: str | None = None
@@ -397,6 +398,7 @@ class ProfileConfig(_Strict):
         default=None, description="Replaces every task's LoRA curve under this profile (smoke: a short one)."
     )
     training_seeds: int | None = Field(default=None, ge=1, description="Training seeds per LoRA cell.")
+    latency_probe_requests: int | None = Field(default=None, ge=0, description="Latency probe size per cell.")
 
     def apply_to_task(self, task: TaskConfig) -> TaskConfig:
         """The task as this profile runs it (smaller windows under smoke)."""
@@ -430,6 +432,11 @@ class RunDefaults(_Strict):
         description="The default data-efficiency curve: LoRA training-set sizes ('full' = every training example).",
     )
     training_seeds: int = Field(default=3, ge=1, description="Each LoRA cell is trained under this many seeds.")
+    latency_probe_requests: int = Field(
+        default=8, ge=0, description="Requests a cell answers one at a time first (latency p50/p95 and TTFT).")
+    batch_poll_interval_s: float = Field(default=30.0, gt=0, description="Batch API mode: seconds between polls.")
+    batch_timeout_s: float = Field(
+        default=24 * 3600.0, gt=0, description="Batch API mode: give up (resumably) after this long.")
     noninferiority_margin: float = Field(
         default=0.02, ge=0, lt=1,
         description="A LoRA cell is non-inferior to an API cell when the CI of their difference stays above -margin.",

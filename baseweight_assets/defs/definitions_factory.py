@@ -9,7 +9,7 @@ from baseweight_assets.config.loader import load_bench_config
 from baseweight_assets.defs.executors import executor_for, gpu_op_tags, sandbox_op_tags
 from baseweight_assets.defs.hub_sync import artifact_io_managers, layout_resource
 from baseweight_assets.defs.partitions import PartitionSpace
-from baseweight_assets.defs.resources import BenchResource, LocalServerResource, ModelStoreResource
+from baseweight_assets.defs.resources import BackendsResource, BenchResource, ModelStoreResource
 from baseweight_assets.defs.stage_wiring import BuildContext, build_stages, stage_jobs
 from baseweight_assets.pipeline.stages import STAGES, Stage, synced_assets
 from baseweight_assets.settings import Settings
@@ -28,7 +28,10 @@ def build_resources(settings: Settings, stages: tuple[Stage, ...] = STAGES) -> d
         ),
         "layout": layout_resource(settings),
         "model_store": ModelStoreResource(models_cache=str(settings.models_cache)),
-        "local_server": LocalServerResource(vllm_base_url=settings.vllm_base_url),
+        "backends": BackendsResource(
+            api_mode=settings.api_mode, vllm_base_url=settings.vllm_base_url, main_run_id=settings.main_run_id,
+            live_key_envs=sorted(name for name in settings.secret_names() if name.endswith("_API_KEY")),
+        ),
         # data_io / results_io / dashboard_io: atomic local JSON, plus Hub sync when enabled (docs/SCALING.md)
         **artifact_io_managers(settings, synced_assets=synced_assets(stages)),
     }

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 
@@ -64,6 +62,20 @@ class BenchResource(dg.ConfigurableResource):
     def bootstrap_resamples(self) -> int:
         return self.profile_config.bootstrap_resamples or self.config.run.bootstrap_resamples
 
+    @property
+    def latency_probe(self) -> int:
+        """Requests answered one at a time first, for latency and time to first token."""
+        return self.profile_config.latency_probe_requests or self.config.run.latency_probe_requests
+
+    def http_kwargs(self, model: ModelConfig, *, live: bool, ledger=None) -> dict:
+        """How the HTTP backend calls: the API (``live``, paid: its price, the spend caps) or a local vLLM server."""
+        run = self.config.run
+        return dict(concurrency=run.api_concurrency if live else run.local_concurrency,
+                    timeout_s=run.request_timeout_s, max_attempts=run.max_attempts, warmup=run.warmup_requests,
+                    price=self.config.pricing.api.get(model.api_model) if live else None,
+                    spend_cap_usd=run.spend_cap_usd if live else None, rpm=run.requests_per_minute,
+                    tpm=run.tokens_per_minute, ledger=ledger if live else None)
+
     def max_output_tokens(self, task: TaskConfig) -> int:
         cap = self.profile_config.max_output_tokens
         return min(task.max_output_tokens, cap) if cap else task.max_output_tokens
@@ -90,29 +102,35 @@ class ModelStoreResource(dg.ConfigurableResource):
         return resolve_model_dir(model, Path(self.models_cache), log=log)
 
 
-class LocalServerResource(dg.ConfigurableResource):
-    """OpenAI-compatible servers for local models, on a free loopback port for one step, stopped afterwards:
-    ``transformers serve`` on CPU, ``vllm serve`` on a GPU host (or an already running vLLM server)."""
+class BackendsResource(dg.ConfigurableResource):
+    """Who answers a cell, chosen once from Settings: for API models the real API (its key exists and
+    BASEWEIGHT_API=auto), the labelled stand-in, or the fake (BASEWEIGHT_API=fake, tests); for local models vLLM where
+    installed or BASEWEIGHT_VLLM_URL is set, else the in-process engine. Tests swap it through Settings, not patching."""
 
-    startup_timeout_s: float = 180.0
+    api_mode: str = "auto"
+    live_key_envs: list[str] = []  # names of the API-key variables that are set (never their values)
+    vllm_base_url: str | None = None
     vllm_startup_timeout_s: float = 1200.0
-    vllm_base_url: str | None = None  # BASEWEIGHT_VLLM_URL: use this vLLM server instead of starting one
+    main_run_id: str | None = None  # the spend ledger of one main run is shared by all its partitions
 
-    @contextmanager
-    def serve(self, log_path: Path) -> Iterator[str]:
-        from baseweight_assets.inference.servers import TransformersServer
+    @property
+    def fake(self) -> bool:
+        return self.api_mode == "fake"
 
-        with TransformersServer(log_path, startup_timeout_s=self.startup_timeout_s) as server:
-            yield server.base_url
+    def api_is_live(self, model: ModelConfig) -> bool:
+        return self.api_mode == "auto" and model.api_key_env in self.live_key_envs
 
-    @contextmanager
-    def serve_vllm(self, base_model_dir: Path, revision: str, adapters: dict[str, Path], log_path: Path, *,
-                   max_model_len: int) -> Iterator[str]:
-        if self.vllm_base_url:
-            yield self.vllm_base_url
-            return
-        from baseweight_assets.inference.servers import VllmServer
+    def local(self, model: ModelConfig, base_dir: Path, weights: dict, adapters: list, *, task_id: str, variant: str,
+              server_log: Path, http_kwargs: dict):
+        from baseweight_assets.inference.backends import local_answerers
 
-        with VllmServer(log_path, str(base_model_dir), revision, adapters, max_model_len=max_model_len,
-                        startup_timeout_s=self.vllm_startup_timeout_s) as server:
-            yield server.base_url
+        return local_answerers(model, base_dir, weights, adapters, task_id=task_id, variant=variant,
+                               vllm_url=self.vllm_base_url, server_log=server_log,
+                               vllm_startup_timeout_s=self.vllm_startup_timeout_s, http_kwargs=http_kwargs)
+
+    def api(self, model: ModelConfig, *, stand_in: ModelConfig | None, stand_in_dir: Path | None,
+            stand_in_weights: dict | None, http_kwargs: dict):
+        from baseweight_assets.inference.backends import api_answerer
+
+        return api_answerer(model, live=self.api_is_live(model), fake=self.fake, stand_in=stand_in,
+                            stand_in_dir=stand_in_dir, stand_in_weights=stand_in_weights, http_kwargs=http_kwargs)

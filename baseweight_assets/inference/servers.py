@@ -1,4 +1,4 @@
-"""Local OpenAI-compatible servers as context managers: `transformers serve` (CPU) and `vllm serve` (GPU).
+"""Local OpenAI-compatible servers as context managers (``vllm serve`` on GPU hosts; ``ManagedServer`` for any).
 
 Each runs in its own process group on a free 127.0.0.1 port, logs to a file, is polled on /health until it
 answers (or dies, or times out), and the whole group is killed on exit: no process is left behind, also on
@@ -217,17 +217,6 @@ class ManagedServer:
         except (OSError, ValueError, AttributeError):
             pass
         self.proc = None
-
-
-class TransformersServer(ManagedServer):
-    """`transformers serve` on CPU; each request's ``model`` is a local model folder path."""
-
-    def __init__(self, log_path: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 startup_timeout_s: float = 180, env: dict | None = None, log: Callable[[str], None] = print) -> None:
-        port = port or free_port(host)
-        command = [_cli("transformers"), "serve", "--host", host, "--port", str(port), "--device", "cpu"]
-        super().__init__(command, log_path, host=host, port=port, startup_timeout_s=startup_timeout_s, env=env,
-                         name="transformers serve", log=log)
 
 
 def _lora_rank(adapter_dir: Path) -> int | None:

@@ -70,13 +70,12 @@ def test_new_task_runs_through_the_graph(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     for selection, key in [
         (["raw_dataset", "prepared_splits"], "shop-feedback"),
-        (["local_predictions"], "shop-feedback|smollm2-135m__zero-shot"),
-        (["scores"], "shop-feedback|smollm2-135m__zero-shot"),
+        (["local_predictions", "local_scores"], "shop-feedback|smollm2-135m__zero-shot"),
     ]:
         result = dg.materialize([*defs.assets, *defs.asset_checks], selection=selection, partition_key=key,
                                 resources=defs.resources, instance=instance)
         assert result.success, key
-    scores = json.loads((tmp_path / "out" / "results" / "scores" / "shop-feedback" / "smollm2-135m__zero-shot.json").read_text())
+    scores = json.loads((tmp_path / "out" / "results" / "local_scores" / "shop-feedback" / "smollm2-135m__zero-shot.json").read_text())
     assert scores["status"] == "ok" and scores["metric_id"] == "macro_f1"
     assert scores["n"] >= 6 and 0.0 <= scores["metric"] <= 1.0
-    assert sum(scores["error_counts"].values()) == scores["n"]
+    assert sum(scores["error_counts"].values()) == scores["completeness"]["n_sampled"] and scores["completeness"]["complete"]

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from baseweight_assets.config.loader import load_bench_config
-from baseweight_assets.inference.endpoint import local_endpoint, resolve_api_endpoint
+from baseweight_assets.inference.backends import api_answerer
+from baseweight_assets.inference.endpoint import engine_endpoint, openai_endpoint, vllm_endpoint
 from baseweight_assets.inference.pacing import Pacer
 from baseweight_assets.inference.requests import build_requests, request_body, request_hash
 from baseweight_assets.inference.retry import CircuitBreaker, CircuitOpenError, RetryPolicy, retry_after_s
@@ -21,7 +22,7 @@ CONFIG = load_bench_config(REPO / "configs")
 def test_openai_endpoint_gets_json_schema_reasoning_effort_and_max_completion_tokens(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-xyz-123456")
     model = CONFIG.models["gpt-5.4-mini"]
-    ep = resolve_api_endpoint(model, stand_in_url=None, stand_in_model=None)
+    ep = openai_endpoint(model)
     assert ep.served_by == "openai" and not ep.stand_in and ep.supports_json_schema
     reqs = build_requests(CONFIG.tasks["banking77"], _prepared(), _Prompt(), model, "zero-shot", max_tokens=32,
                           constrained=True, endpoint=ep)
@@ -38,8 +39,9 @@ def test_openai_endpoint_gets_json_schema_reasoning_effort_and_max_completion_to
 
 def test_vllm_endpoint_gets_guided_choice_and_thinking_off():
     model = CONFIG.models["qwen3-8b"]
-    ep = local_endpoint(model, base_url="http://127.0.0.1:8000/v1", served_model="adapter_banking77",
-                        adapter_sha256="abc")
+    weights = {"hf_id": model.hf_id, "revision": model.revision, "weights": "snapshot"}
+    ep = vllm_endpoint(model, weights, base_url="http://127.0.0.1:8000/v1", served_model="adapter_banking77",
+                       adapter_sha256="abc")
     reqs = build_requests(CONFIG.tasks["banking77"], _prepared(), _Prompt(), model, "5-shot", max_tokens=32,
                           constrained=True, endpoint=ep)
     body = request_body(reqs[0], ep)
@@ -49,10 +51,25 @@ def test_vllm_endpoint_gets_guided_choice_and_thinking_off():
     assert "abc" in ep.identity and "b968826d" in ep.identity
 
 
-def test_no_key_and_no_stand_in_is_a_clear_error(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+def test_no_key_and_no_stand_in_is_a_clear_error():
     with pytest.raises(RuntimeError, match="gpt-5.4-mini.yaml.*OPENAI_API_KEY is not set"):
-        resolve_api_endpoint(CONFIG.models["gpt-5.4-mini"], stand_in_url=None, stand_in_model=None)
+        with api_answerer(CONFIG.models["gpt-5.4-mini"], live=False, fake=False, stand_in=None, stand_in_dir=None,
+                          stand_in_weights=None):
+            pass
+
+
+def test_engine_and_stand_in_identities_keep_their_caches_apart():
+    local = CONFIG.models["smollm2-135m"]
+    weights = {"hf_id": local.hf_id, "revision": local.revision, "weights": "gguf-sha"}
+    own = engine_endpoint(local, weights)
+    stand_in = engine_endpoint(local, weights, stand_in_for=CONFIG.models["gpt-5.4-nano"])
+    adapter = engine_endpoint(local, weights, adapter_sha256="abc")
+    assert stand_in.stand_in and not own.stand_in and own.served_by == stand_in.served_by == "engine"
+    assert len({own.identity, stand_in.identity, adapter.identity}) == 3
+    reqs = build_requests(CONFIG.tasks["banking77"], _prepared(), _Prompt(), local, "zero-shot", max_tokens=8,
+                          constrained=True, endpoint=own)
+    assert request_body(reqs[0], own)["structured_outputs"] == {"choice": ["card_arrival", "exchange_charge", "top_up"]}
+    assert request_hash(reqs[0], own) != request_hash(reqs[0], stand_in)
 
 
 def test_unwrap_label_keeps_raw_text_when_it_does_not_parse():

@@ -7,14 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from inf_helpers import RUN_KW, make_requests
-from inf_tiny_model import build_tiny_chat_model
 
-from baseweight_assets.config.loader import load_bench_config
-from baseweight_assets.inference.endpoint import Endpoint, resolve_api_endpoint
-from baseweight_assets.inference.requests import build_requests
-from baseweight_assets.inference.runner import run_predictions
-from baseweight_assets.inference.servers import (ManagedServer, ServerStartError, TransformersServer,
+from baseweight_assets.inference.servers import (ManagedServer, ServerStartError,
                                                  cleanup_stale_server, free_port, pidfile_for, sweep_stale_servers,
                                                  vllm_serve_command)
 from baseweight_assets.storage.atomic import write_json
@@ -43,28 +37,6 @@ def _dead(pid: int) -> bool:
     # a zombie still answers kill(0); it is dead if /proc says so
     status = Path(f"/proc/{pid}/status")
     return not status.exists() or "zombie" in status.read_text()
-
-
-def _stand_in(base_url: str, model_path: Path) -> Endpoint:
-    return Endpoint(base_url=base_url, model=str(model_path), api_key_env=None, served_by="transformers",
-                    stand_in=True, supports_logprobs=False, supports_json_schema=False,
-                    supports_guided_choice=False, identity=f"transformers|{model_path}")
-
-
-@pytest.mark.slow
-def test_transformers_serve_lifecycle_with_tiny_model(tmp_path):
-    model = build_tiny_chat_model(tmp_path / "tiny")
-    log_path = tmp_path / "serve.log"
-    with TransformersServer(log_path, startup_timeout_s=120) as server:
-        pid = server.proc.pid
-        out = run_predictions(make_requests(["What color is the lime?", "And the sky?"], max_tokens=6),
-                              _stand_in(server.base_url, model), tmp_path / "p.jsonl", log=lambda m: None,
-                              **{**RUN_KW, "timeout_s": 60, "concurrency": 1})
-    assert _gone(pid)
-    assert all(r["error"] is None for r in out["rows"]), [r["error"] for r in out["rows"]]
-    assert all(r["output_tokens"] == 6 and r["input_tokens"] > 10 for r in out["rows"])  # random weights: no EOS
-    assert all(r["avg_logprob"] is None and r["stand_in"] for r in out["rows"])  # serve returns no logprobs
-    assert "Uvicorn running" in log_path.read_text() or "Application startup" in log_path.read_text()
 
 
 def test_server_that_exits_raises_with_its_log(tmp_path):
@@ -241,27 +213,3 @@ def _prepared():
             "splits": {"train": [], "val": [], "test_pool": pool,
                        "few_shot": [ex(9, "Where is my new card?", "card_arrival")]},
             "test_seeds": [["b-1", "b-2"], ["b-2", "b-3"]], "few_shot_hash": "fs-sha", "prompt_hash": "prompt-sha"}
-
-
-@pytest.mark.slow
-def test_real_transformers_serve_with_smollm2_end_to_end(tmp_path):
-    if not (SMOLLM / "model.safetensors").exists():
-        pytest.skip(f"small model folder {SMOLLM} is missing (built by the setup command)")
-    config = load_bench_config(REPO / "configs")
-    task, api_model = config.tasks["banking77"], config.models["gpt-5.4-nano"]
-    os.environ.pop(api_model.api_key_env, None)
-    log_path = tmp_path / "serve.log"
-    with TransformersServer(log_path) as server:
-        endpoint = resolve_api_endpoint(api_model, stand_in_url=server.base_url, stand_in_model=str(SMOLLM))
-        reqs = build_requests(task, _prepared(), _Prompt(), api_model, "5-shot", max_tokens=12, constrained=True,
-                              endpoint=endpoint)
-        out = run_predictions(reqs, endpoint, tmp_path / "p.jsonl", task_id="banking77", model_id="gpt-5.4-nano",
-                              condition="5-shot", concurrency=2, timeout_s=120, max_attempts=2, warmup=1,
-                              price=config.pricing.api["gpt-5.4-nano"], spend_cap_usd=1.0, rpm=None, tpm=None,
-                              log=lambda m: None, latency_probe=1)
-    assert [r["id"] for r in out["rows"]] == ["b-1", "b-2", "b-3"]
-    assert all(r["error"] is None and r["output"].strip() for r in out["rows"]), out["rows"]
-    assert all(0 < r["output_tokens"] <= 12 and r["input_tokens"] > 30 for r in out["rows"])
-    assert all(r["stand_in"] and r["served_by"] == "transformers" and r["few_shot_hash"] == "fs-sha"
-               for r in out["rows"])
-    assert out["run"]["calls_made"] == 4 and out["run"]["ttft_p50_s"] is not None

@@ -11,7 +11,7 @@ from baseweight_assets.defs.resources import BenchResource
 from baseweight_assets.defs.stage_wiring import BuildContext
 from baseweight_assets.pipeline.stages import Stage
 from baseweight_assets.scoring.sandbox import SandboxLimits
-from baseweight_assets.scoring.score import score_predictions
+from baseweight_assets.scoring.seeded import score_cell as score_seeded_cell
 
 
 def raw_samples(rows: list[dict], per_example: list[dict], limit: int = 6, max_chars: int = 600) -> list[dict]:
@@ -37,15 +37,18 @@ def score_cell(context: dg.AssetExecutionContext, bench: BenchResource, prepared
     if predictions.get("status") != "ok":
         value = skipped(predictions.get("reason") or "predictions were skipped", **ident)
         return dg.Output(value, metadata=status_metadata(value))
-    result = score_predictions(
+    result = score_seeded_cell(
         task, prepared_splits, predictions["rows"], labels=prepared_splits.get("labels"),
         n_bootstrap=bench.bootstrap_resamples, seed=bench.config.run.bootstrap_seed,
         sandbox=(SandboxLimits.from_task(task.sandbox, bench.profile_config.sandbox_timeout_s or None)
                  if task.task_type == "code" else None),
+        incomplete_threshold=bench.config.run.incomplete_threshold,
     )
     run = dict(predictions.get("run") or {})
-    rows = predictions["rows"]
+    # token totals of one answering pass (seed 0's adapter for a LoRA cell): what one query costs
+    rows = [r for r in predictions["rows"] if r.get("seed") in (None, min(predictions.get("seeds") or [None]))]
     run["total_input_tokens"] = sum(r.get("input_tokens") or 0 for r in rows)
+    run["total_cached_input_tokens"] = sum(r.get("cached_input_tokens") or 0 for r in rows)
     run["total_output_tokens"] = sum(r.get("output_tokens") or 0 for r in rows)
     run["n_requests"] = len(rows)
     value = {"status": "ok", "reason": None, **ident, **result, "run": run,
@@ -57,6 +60,9 @@ def score_cell(context: dg.AssetExecutionContext, bench: BenchResource, prepared
         "ci_95": f"[{result['ci_lo']}, {result['ci_hi']}]", "seed_mean": result.get("seed_mean"),
         "seed_std": result.get("seed_std"), "n": result["n"],
         "error_counts": dg.MetadataValue.json(result["error_counts"]), "stand_in": bool(run.get("stand_in")),
+        "complete": bool((result.get("completeness") or {}).get("complete", True)),
+        "missing_share": (result.get("completeness") or {}).get("missing_share"),
+        "training_seeds": result.get("n_training_seeds"),
     })
 
 
