@@ -19,7 +19,6 @@ API_CONDITIONS: tuple[str, ...] = PROMPTED
 # A condition a cell runs under (zero-shot, 5-shot, lora-<N>, lora-full); a model may also list "lora": the curve.
 Condition = Annotated[str, AfterValidator(check_condition)]
 ModelCondition = Annotated[str, AfterValidator(lambda c: check_condition(c, allow_curve=True))]
-TaskType = Literal["classification", "multiple_choice", "extraction", "code"]
 MetricId = Literal["weighted_f1", "macro_f1", "accuracy", "token_f1", "multi_span_f1", "pass_at_1"]
 
 # Partition keys may not contain these (Dagster rejects them) and ids become path segments.
@@ -42,7 +41,75 @@ def _check_id(value: str) -> str:
 # --------------------------------------------------------------------------- tasks
 
 
-class HubSource(_Strict):
+PoolName = Literal["train", "val", "test", "few_shot"]
+RowValue = str | int | float | bool
+
+
+class PoolRule(_Strict):
+    """How one pool of examples (train, val, test or few_shot) is drawn from a raw split.
+
+    The rules of a source run in the order they are listed, each on what earlier rules left of its split.
+    With ``fraction`` or ``size`` the pool is CARVED: ``size`` rows, or ``max(1, floor(fraction x rows left))``,
+    drawn by ``sampling.split_off`` (seeded with ``sampling.seed``, stratified by ``stratify_by`` with at least
+    ``min_per_group`` per group); with ``by`` whole units are carved instead (every row whose meta ``by`` holds one
+    of ``max(1, floor(fraction x units left))`` units, the units taken in a seeded shuffle of their sorted names), so
+    all questions of one document land in one pool. Without either the pool takes every row left, and the split is
+    used up. Then ``min_meta`` drops the pool's rows whose meta field is below the value (counted in the report).
+    """
+
+    split: str = Field(description="The raw split the pool draws from.")
+    fraction: float | None = Field(default=None, gt=0, lt=1, description="Carve this share of the rows left.")
+    size: int | None = Field(default=None, ge=1, description="Carve this many rows.")
+    by: str | None = Field(default=None, description="Carve whole units: the meta field naming a row's unit.")
+    stratify_by: str | None = Field(default="group", description="Row field the carve stratifies on; null = uniform.")
+    min_per_group: int = Field(default=0, ge=0, description="Floor per stratum when carving.")
+    min_meta: dict[str, float] = Field(
+        default_factory=dict, description="Keep only rows whose meta field is at least this (e.g. an explanation length)."
+    )
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> PoolRule:
+        if self.fraction is not None and self.size is not None:
+            raise ValueError("give 'fraction' or 'size', not both")
+        if self.by is not None and self.fraction is None:
+            raise ValueError("'by' carves whole units and needs 'fraction'")
+        return self
+
+    @property
+    def carves(self) -> bool:
+        return self.fraction is not None or self.size is not None
+
+
+def _default_pools() -> dict[str, PoolRule]:
+    return {"train": PoolRule(split="train"), "test": PoolRule(split="test")}
+
+
+class _Source(_Strict):
+    keep_rows: dict[str, RowValue] = Field(
+        default_factory=dict,
+        description="Raw rows are kept only where every named field equals the value; the rest are counted and dropped.",
+    )
+    pools: dict[PoolName, PoolRule] = Field(
+        default_factory=_default_pools,
+        description="How the raw splits become the train/val/test/few_shot pools (PoolRule); 'test' is required.",
+    )
+
+    @field_validator("pools")
+    @classmethod
+    def _pools_consistent(cls, value: dict[str, PoolRule]) -> dict[str, PoolRule]:
+        if "test" not in value:
+            raise ValueError("needs a 'test' pool")
+        used_up: dict[str, str] = {}
+        for name, rule in value.items():
+            if rule.split in used_up:
+                raise ValueError(f"{name}: split {rule.split!r} was already used up by pool {used_up[rule.split]!r} "
+                                 "(list the carved pools of a split before the one that takes the rest)")
+            if not rule.carves:
+                used_up[rule.split] = name
+        return value
+
+
+class HubSource(_Source):
     """Where ``datasets.load_dataset`` finds the task when the Hub is reachable."""
 
     path: str
@@ -54,15 +121,17 @@ class HubSource(_Strict):
     )
 
 
-class OfflineSource(_Strict):
+class OfflineSource(_Source):
     """The real files under the data root (``BASEWEIGHT_DATA_DIR``, default ``../shared/data``)."""
 
-    loader: str = Field(description="A registered offline loader: csv, jsonl or a task-specific one.")
+    loader: str = Field(description="A registered offline loader (data.sources.LOADERS): csv, jsonl or a format's own.")
     dir: str = Field(description="Folder relative to the data root.")
     files: dict[str, str] = Field(default_factory=dict, description="Split name -> file inside dir.")
     text_field: str | None = None
     label_field: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict, description="Loader-specific options.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="The loader's options; checked against its options model when configs load."
+    )
     expected_rows: dict[str, int] = Field(
         default_factory=dict, description="Exact raw row count per split; a mismatch fails the raw check."
     )
@@ -83,6 +152,13 @@ class SourceConfig(_Strict):
         if self.hub is None and self.offline is None:
             raise ValueError("needs at least one of 'hub' or 'offline'")
         return self
+
+    def of(self, source: Literal["hub", "offline"]) -> HubSource | OfflineSource:
+        """The config of the source raw rows came from (``raw["source"]``)."""
+        found = self.hub if source == "hub" else self.offline
+        if found is None:
+            raise ValueError(f"no source.{source} in the task config")
+        return found
 
 
 class SplitSampling(_Strict):
@@ -122,7 +198,8 @@ class WindowConfig(_Strict):
 class TaskConfig(_Strict):
     id: str
     name: str
-    task_type: TaskType
+    task_type: str = Field(description="The task kind (baseweight_assets.tasks): classification, multiple_choice, "
+                           "extraction, code or a registered one; checked when the configs load.")
     metric: MetricId
     description: str = ""
     prompt: str | None = Field(default=None, description="Folder under prompts/; defaults to the task id.")

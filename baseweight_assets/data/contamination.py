@@ -87,3 +87,19 @@ def content_text(fields: dict) -> str:
         elif isinstance(value, dict):
             parts.extend(str(v) for v in value.values())
     return " ".join(parts)
+
+
+def drop_test_overlaps(pools: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Remove from the train, val and few_shot pools (in place) every row that duplicates or near-duplicates a test
+    row; returns the hits per pool (``find_overlaps``' records)."""
+    test = [(r["id"], r["_content"]) for r in pools["test"]]
+    removed = {}
+    for name in ("train", "val", "few_shot"):
+        if not pools.get(name):
+            continue
+        hits = find_overlaps([(r["id"], r["_content"]) for r in pools[name]], test)
+        bad = {h["id"] for h in hits}
+        if bad:
+            pools[name] = [r for r in pools[name] if r["id"] not in bad]
+            removed[name] = hits
+    return removed

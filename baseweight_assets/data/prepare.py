@@ -1,11 +1,13 @@
 """``prepare_task``: raw rows -> the prepared_splits value (docs/ARCHITECTURE.md).
 
-Order: pools per source rule -> drop train/val/few-shot rows that duplicate or near-duplicate a
-test row -> carve val from the train pool -> sample train -> few-shot choice -> ``n_eval_seeds``
-stratified test samples over question ids -> windows (extraction) -> the nested LoRA subsets of the
-data-efficiency curve, drawn from the final train rows. ``test_pool`` is
-the union of the seed samples (every row a prediction run needs); the size of the full pool
-they were drawn from is in the report. Deterministic: same inputs, byte-identical output.
+Order: pools per the source's rule (``data.pools``: keep_rows, the kind's examples, the pool rules) -> the kind's
+cleaning (one row per question: drop exact duplicates and train/val/few-shot rows that duplicate or near-duplicate
+a test row; windowed documents: drop training questions whose gold cannot be located) -> carve val from the train
+pool when no val pool is configured -> sample train -> few-shot choice -> ``n_eval_seeds`` stratified test samples
+over question ids -> the kind's rows (windows for extraction) -> the nested LoRA subsets of the data-efficiency
+curve, drawn from the final train rows. ``test_pool`` is the union of the seed samples (every row a prediction run
+needs); the size of the full pool they were drawn from is in the report. Deterministic: same inputs,
+byte-identical output.
 """
 
 from __future__ import annotations
@@ -14,14 +16,11 @@ from collections import Counter
 
 from baseweight_assets.conditions import FULL, LoraSize, is_lora, lora
 from baseweight_assets.config.schema import SamplingConfig, SplitSampling, TaskConfig
-from baseweight_assets.data import cuad_rows
-from baseweight_assets.data.contamination import find_overlaps
 from baseweight_assets.data.few_shot import choose, few_shot_hash
+from baseweight_assets.data.pools import build_pools
 from baseweight_assets.data.sampling import nested_subsets, sample, split_off
-from baseweight_assets.data.splits import build_pools
 from baseweight_assets.prompting import PromptTemplate, messages_hash
-
-SMOKE_MAX_WINDOWS = 2  # smoke runs on CPU: 12 questions x 12 windows of 750 words is too slow
+from baseweight_assets.tasks import Drawn, kind_of
 
 
 def _cap(n: int | None, rows_per_split: int | None) -> int | None:
@@ -33,40 +32,6 @@ def _cap(n: int | None, rows_per_split: int | None) -> int | None:
 def _draw(rows: list[dict], spec: SplitSampling, total: int | None, seed: int, min_per_group: int | None = None) -> list[dict]:
     mpg = spec.min_per_group if min_per_group is None else min_per_group
     return sample(rows, total, mpg, seed, spec.stratify_by, spec.balance_by)
-
-
-def _decontaminate(pools: dict[str, list[dict]]) -> dict:
-    test = [(r["id"], r["_content"]) for r in pools["test"]]
-    removed = {}
-    for name in ("train", "val", "few_shot"):
-        if not pools.get(name):
-            continue
-        hits = find_overlaps([(r["id"], r["_content"]) for r in pools[name]], test)
-        bad = {h["id"] for h in hits}
-        if bad:
-            pools[name] = [r for r in pools[name] if r["id"] not in bad]
-            removed[name] = hits
-    return removed
-
-
-def _decontaminate_windows(task: TaskConfig, contracts: dict, test_questions: list[dict], splits: dict) -> dict:
-    """CUAD: drop train/val/few-shot windows that (near-)duplicate any window of any test contract
-    (boilerplate shared across contracts survives the contract-level split)."""
-    cfg = task.windows
-    titles = sorted({q["meta"]["title"] for q in test_questions})
-    test = []
-    for t in titles:
-        c = contracts[t]
-        test += [(f"{t}#w{i}", c.text(s, s + cfg.size)) for i, s in enumerate(cuad_rows.window_starts(len(c.words), cfg.size, cfg.stride))]
-    out, hits_by_split = {}, {}
-    for name, rows in splits.items():
-        hits = find_overlaps([(r["id"], r["_content"]) for r in rows], test)
-        bad = {h["id"] for h in hits}
-        out[name] = [r for r in rows if r["id"] not in bad]
-        if hits:
-            hits_by_split[name] = hits
-    out["hits"] = hits_by_split
-    return out
 
 
 def _skips(task: TaskConfig, raw: dict, train: list, shots: list) -> dict[str, str]:
@@ -126,13 +91,11 @@ def _finish(rows: list[dict], prompt: PromptTemplate) -> list[dict]:
 def prepare_task(task: TaskConfig, raw: dict, prompt: PromptTemplate, *, n_eval_seeds: int,
                  rows_per_split: int | None = None, lora_sizes: list[LoraSize] = ()) -> dict:
     s = task.sampling
-    pools, report = build_pools(task, raw)
-    contracts = None
-    if task.task_type == "extraction":
-        contracts, pools, cuad_report = cuad_rows.contract_split(task, raw, pools["questions"])
-        report.update(cuad_report)
-    else:
-        report["contamination_removed"] = _decontaminate(pools)
+    kind = kind_of(task)
+    labels = raw.get("labels")
+    pools, report = build_pools(task, raw, lambda row: kind.example(task.id, row, labels))
+    documents = kind.documents(task, raw)
+    pools = kind.refine_pools(task, pools, documents, report)
     report["pool_sizes"] = {k: len(v) for k, v in pools.items()}
 
     if pools.get("val") is not None:
@@ -154,37 +117,9 @@ def prepare_task(task: TaskConfig, raw: dict, prompt: PromptTemplate, *, n_eval_
         candidates = _draw(candidates, s.test, rows_per_split, s.seed)
     seeds = [_draw(candidates, s.test, _cap(s.test.total_cap, rows_per_split), s.seed + k) for k in range(n_eval_seeds)]
     union = {r["id"]: r for seed in seeds for r in seed}
-    test_questions = [union[k] for k in sorted(union)]
-
-    if contracts is not None:
-        cfg = task.windows
-        max_windows = cfg.max_windows if rows_per_split is None else min(cfg.max_windows, SMOKE_MAX_WINDOWS)
-        train = [cuad_rows.train_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in train]
-        val = [cuad_rows.train_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in val]
-        shots = [cuad_rows.few_shot_row(task.id, q, contracts[q["meta"]["title"]], cfg, s.seed) for q in shots]
-        removed = _decontaminate_windows(task, contracts, pools["test"], {"train": train, "val": val, "few_shot": shots})
-        train, val, shots = removed.pop("train"), removed.pop("val"), removed.pop("few_shot")
-        report["contamination_removed"] = removed["hits"]
-        test_rows, truncated, beyond = [], set(), []
-        for q in test_questions:
-            rows, cut, lost = cuad_rows.test_rows(task.id, q, contracts[q["meta"]["title"]], cfg, max_windows)
-            test_rows += rows
-            if cut:
-                truncated.add(q["meta"]["title"])
-            if lost:
-                beyond.append(q["id"])
-        report["windows"] = {
-            "unit": cfg.unit, "size": cfg.size, "stride": cfg.stride, "max_windows": max_windows,
-            "test_rows": len(test_rows), "test_questions": len(test_questions),
-            "contracts_over_cap": len(truncated), "contracts_over_cap_titles": sorted(truncated),
-            "questions_with_gold_beyond_cap": beyond,
-            "contracts_over_cap_in_corpus": sum(
-                len(window_list) > cfg.max_windows
-                for window_list in (cuad_rows.window_starts(len(c.words), cfg.size, cfg.stride) for c in contracts.values())
-            ),
-        }
-    else:
-        test_rows = test_questions
+    drawn = kind.rows(task, Drawn(train, val, shots, [union[k] for k in sorted(union)]), documents,
+                      test_pool=pools["test"], rows_per_split=rows_per_split, report=report)
+    train, val, shots, test_rows = drawn.train, drawn.val, drawn.few_shot, drawn.test
 
     subsets, subset_skips = lora_subsets(train, list(lora_sizes), s)
     report.update({

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from baseweight_assets.config.schema import TaskConfig
 from baseweight_assets.data.errors import DataError
 from baseweight_assets.data.sources import LOADERS
@@ -11,7 +13,7 @@ from baseweight_assets.data.sources.common import fingerprints
 
 
 def load_raw(task: TaskConfig, data_root: Path, *, use_hub: bool = False) -> dict:
-    """Raw rows per split, canonical per source (same rows and label ids as the Hub version).
+    """Raw rows per split: canonical rows of the task's kind, the same from the files and from the Hub.
 
     Returns ``{"task", "source", "splits", "labels", "provenance", "counts", "report"}``; raises
     DataError naming the file, the 1-based row and the field on malformed or truncated input.
@@ -23,13 +25,19 @@ def load_raw(task: TaskConfig, data_root: Path, *, use_hub: bool = False) -> dic
     off = task.source.offline
     if off is None:
         raise DataError(f"task {task.id!r}: no source.offline in its config and the Hub was not requested")
-    loader = LOADERS.get(off.loader)
-    if loader is None:
+    spec = LOADERS.get(off.loader)
+    if spec is None:
         raise DataError(f"task {task.id!r}: unknown offline loader {off.loader!r} (known: {sorted(LOADERS)})")
+    try:
+        options = spec.options.model_validate(off.options)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise DataError(f"task {task.id!r}: source.offline.options.{field}: {err['msg']}") from None
     root = Path(data_root) / off.dir
     if not root.is_dir():
         raise DataError(f"{root}: data folder for task {task.id!r} not found")
-    loaded = loader(task, root)
+    loaded = spec.load(task, root, options)
     return {
         "task": task.id,
         "source": "offline",

@@ -1,6 +1,7 @@
-"""CUAD sliding windows in whitespace words (tokenizer-free, so every model sees the same text).
+"""Sliding windows over long documents (CUAD's contracts) in whitespace words (tokenizer-free, so every model
+sees the same text).
 
-``size``/``stride``/``max_windows`` come from the task's ``windows`` config. A contract needing
+``size``/``stride``/``max_windows`` come from the task's ``windows`` config. A document needing
 more than ``max_windows`` windows is capped and *reported* by the caller, never silently cut.
 """
 
@@ -31,8 +32,8 @@ def word_starts(text: str) -> list[int]:
     return np.flatnonzero(~space & prev_space).tolist()
 
 
-class Contract:
-    """A contract's words plus lookups from char offset / normalised span to word position."""
+class Document:
+    """A long document's words plus lookups from char offset / normalised span to word position."""
 
     def __init__(self, title: str, text: str) -> None:
         self.title = title

@@ -9,6 +9,7 @@ from baseweight_assets.conditions import FIVE_SHOT, check_condition
 from baseweight_assets.config.schema import ModelConfig, TaskConfig
 from baseweight_assets.inference.structured import label_json_schema
 from baseweight_assets.storage.hashing import stable_hash
+from baseweight_assets.tasks import kind_of
 
 if TYPE_CHECKING:
     from baseweight_assets.inference.endpoint import Endpoint
@@ -40,11 +41,11 @@ def build_requests(task: TaskConfig, prepared: dict, prompt: Any,  # baseweight_
     few_shot = list(prepared["splits"]["few_shot"]) if condition == FIVE_SHOT else []
     if condition == FIVE_SHOT and not few_shot:
         raise ValueError(f"task {task.id}: condition 5-shot but prepared['splits']['few_shot'] is empty")
-    labels = prepared.get("labels") or task.labels
-    closed = constrained and task.task_type == "classification" and bool(labels)
+    # The task's kind says which outputs a constrained decoder may produce (closed labels), or None (free text).
+    allowed = kind_of(task).allowed_outputs(task, prepared.get("labels") or task.labels) if constrained else None
     # vLLM: a bare label via guided choice (as the original); OpenAI: {"label": X} via strict JSON schema.
-    guided = list(labels) if closed and endpoint.supports_guided_choice else None
-    response_format = label_json_schema(labels) if closed and endpoint.supports_json_schema and not guided else None
+    guided = list(allowed) if allowed and endpoint.supports_guided_choice else None
+    response_format = label_json_schema(allowed) if allowed and endpoint.supports_json_schema and not guided else None
     extra: dict = {}
     if model.chat_template_kwargs and endpoint.served_by != "openai":
         extra["chat_template_kwargs"] = dict(model.chat_template_kwargs)

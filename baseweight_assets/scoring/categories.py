@@ -26,7 +26,8 @@ extraction (CUAD, per question after window aggregation, see ``extraction``):
   - partial: some predicted span shares a SQuAD-normalised token with a gold span (multi-span F1 > 0);
     wrong_span: real contract text with no token in common with any gold span.
 code (MBPP): missing > pass > truncated > syntax_error > runtime_error > timeout > wrong_answer (sandbox status).
-``count_categories`` lists the counts with failures first and successes last (the tuples below).
+``count_categories`` lists the counts with failures first and successes last (the tuples below; each task kind in
+``baseweight_assets.tasks`` names its tuple).
 """
 
 from __future__ import annotations
@@ -39,13 +40,6 @@ CODE = ("missing", "truncated", "syntax_error", "runtime_error", "timeout", "wro
 # The categories that count as a right answer (cost per 1k correct, correct share): a correct label, a passing
 # program, a correct CUAD extraction or a correct abstention where no clause exists.
 SUCCESS = frozenset({"correct", "pass", "not_applicable"})
-
-BY_TASK_TYPE = {
-    "classification": CLASSIFICATION,
-    "multiple_choice": CLASSIFICATION,
-    "extraction": EXTRACTION,
-    "code": CODE,
-}
 
 REFUSAL_PHRASES = (
     "i cannot", "i can't", "i can not", "i'm not able", "i am not able", "i'm unable", "i am unable",
@@ -87,11 +81,11 @@ def code_category(status: str, finish_reason: str | None = None) -> str:
     return status
 
 
-def count_categories(task_type: str, categories: list[str]) -> dict[str, int]:
-    """Counts for every category of the task type (zeros included), failures first, successes last."""
-    counts = dict.fromkeys(BY_TASK_TYPE[task_type], 0)
+def count_categories(order: tuple[str, ...], categories: list[str], kind: str = "") -> dict[str, int]:
+    """Counts for every category in ``order`` (a kind's ``categories``, zeros included), in that order."""
+    counts = dict.fromkeys(order, 0)
     for category in categories:
         if category not in counts:
-            raise ValueError(f"unknown {task_type} category {category!r}")
+            raise ValueError(f"unknown {kind + ' ' if kind else ''}category {category!r} (known: {list(order)})")
         counts[category] += 1
     return counts

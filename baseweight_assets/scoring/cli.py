@@ -22,6 +22,7 @@ from baseweight_assets.config.errors import ConfigError
 from baseweight_assets.config.loader import load_model_file
 from baseweight_assets.config.schema import RunDefaults, TaskConfig
 from baseweight_assets.scoring.score import score_predictions
+from baseweight_assets.tasks import kind_of
 
 DEFAULT_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -31,21 +32,10 @@ class InputError(ValueError):
 
 
 def _gold(task: TaskConfig, row: dict, where: str) -> object:
-    gold = row["gold"]
-    if task.task_type == "code":
-        if not isinstance(gold, list) or not all(isinstance(t, str) for t in gold):
-            raise InputError(f"{where}: 'gold' must be the list of MBPP assert strings")
-        setup = row.get("test_setup_code") or ""
-        if not isinstance(setup, str):
-            raise InputError(f"{where}: 'test_setup_code' must be a string")
-        return {"test_list": gold, "test_setup_code": setup}
-    if task.task_type == "extraction":
-        if not isinstance(gold, list) or not all(isinstance(s, str) for s in gold):
-            raise InputError(f"{where}: 'gold' must be a list of gold spans ([] when the clause is absent)")
-        return gold
-    if not isinstance(gold, str):
-        raise InputError(f"{where}: 'gold' must be a label string")
-    return gold
+    try:
+        return kind_of(task).gold_from_record(row, where)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _optional(row: dict, key: str, types: tuple, where: str, what: str):
@@ -128,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"questions by {task.cluster_by!r})")
         task = task.model_copy(update={"cluster_by": "cluster"})
         labels = task.labels
-        if labels is None and task.task_type == "classification":
+        if labels is None and kind_of(task).uses_labels:
             labels = sorted({ex["gold"] for ex in prepared["splits"]["test_pool"]})
         threshold = args.incomplete_threshold if args.incomplete_threshold is not None else _threshold(args.configs)
         result = score_predictions(task, prepared, rows, labels=labels, n_bootstrap=args.n_bootstrap,

@@ -17,7 +17,7 @@ def check_gold(gold: object, where: str) -> dict:
     if not isinstance(gold, dict) or not isinstance(gold.get("test_list"), list) or not all(
         isinstance(t, str) for t in gold["test_list"]
     ):
-        raise ValueError(f"{where}: MBPP gold must be {{'test_list': [str, ...], 'test_setup_code': str}}")
+        raise ValueError(f"{where}: code gold must be {{'test_list': [str, ...], 'test_setup_code': str}}")
     setup = gold.get("test_setup_code") or ""
     if not isinstance(setup, str):
         raise ValueError(f"{where}: test_setup_code must be a string")

@@ -5,8 +5,8 @@ Sample: the union of all ``test_seeds`` question ids (each once; all test_pool q
 seeds). A prediction for a question outside the test pool is an error naming the row.
 
 Missing (failures are not answers): a sampled question is MISSING when it has no prediction row, when any
-of its rows failed (``error`` is not None, the rule of ``inference.store.answered``), or (extraction) when
-a window of it in test_pool has no row. A missing question gets category ``missing`` in ``error_counts``
+of its rows failed (``error`` is not None, the rule of ``inference.store.answered``), or (windowed kinds:
+extraction) when a window of it in test_pool has no row. A missing question gets category ``missing`` in ``error_counts``
 and NO per_example entry, so it is left out of the metric, its CI, the seed values, the secondary
 metrics and every paired comparison: a revoked key or an open circuit breaker yields "nothing scored",
 never an accuracy of 0. ``completeness`` says how much is missing; the cell is ``complete`` when
@@ -20,6 +20,9 @@ Seeds: ``seed_values`` holds the metric on each eval seed's scored questions. Wh
 same set of questions (the test pool is no larger than the cap: MBPP, offline LEDGAR) there is one
 sample, not several: ``seed_values`` has one value, ``seed_std`` is None and ``seed_note`` is
 "one sample" (a spread of 0 would claim a stability nobody measured). Otherwise ``seed_note`` is None.
+
+Everything that depends on the task's kind (parsing, per-question scores and categories, secondary metrics and
+their CIs) is the kind's (``baseweight_assets.tasks``); this module applies the rules above to every kind.
 """
 
 from __future__ import annotations
@@ -28,11 +31,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from baseweight_assets.scoring import classification, code, extraction
-from baseweight_assets.scoring.categories import code_category, count_categories, label_category
-from baseweight_assets.scoring.parsing import LabelParser, parse_choice
 from baseweight_assets.scoring.sandbox import SandboxLimits
-from baseweight_assets.scoring.stats import bootstrap_ci, mean_of, metric_factory
+from baseweight_assets.scoring.stats import bootstrap_ci, metric_factory
+from baseweight_assets.tasks import ScoringInput, get_kind, kind_of
 
 NO_ROW = "no prediction row for this question"
 MISSING_EXAMPLES = 5
@@ -82,12 +83,12 @@ def _windows(pool: list[dict]) -> dict[str, list[str]]:
 def missing_questions(task_type: str, prepared: dict, rows: list[dict]) -> dict[str, str]:
     """question_id -> why it is missing, for every sampled question that is (rule in the module docstring).
 
-    In sample order; ``task_type`` "extraction" also requires a row for every window of the question.
+    In sample order; a windowed kind (``task_type`` "extraction") also requires a row for every window.
     """
     pool = prepared["splits"]["test_pool"]
     ids, _ = _sample_ids(prepared)
     grouped = _group_rows(rows, {ex["question_id"] for ex in pool})
-    windows = _windows(pool) if task_type == "extraction" else {}
+    windows = _windows(pool) if get_kind(task_type).windowed else {}
     return _missing(ids, grouped, windows)
 
 
@@ -114,73 +115,6 @@ def _clusters(task, pool: list[dict]) -> dict[str, str]:
                              f"the task's cluster_by field")
         out.setdefault(qid, str(meta[key]))
     return out
-
-
-def _score_labels(task, ids, gold, grouped, labels) -> tuple[list[dict], dict]:
-    if task.task_type == "multiple_choice":
-        letters = "".join(labels)
-        parse = lambda out: parse_choice(out, letters)  # noqa: E731
-    else:
-        parse = LabelParser(labels)
-    per_example = []
-    for qid in ids:
-        row = grouped[qid][0]
-        output = row.get("output") or ""
-        parsed = parse(output)
-        cat = label_category(output, None, parsed, gold[qid], row.get("finish_reason"))
-        per_example.append({"question_id": qid, "correct": float(cat == "correct"), "category": cat,
-                            "parsed": parsed, "gold": gold[qid]})
-    g = [r["gold"] for r in per_example]
-    p = [r["parsed"] for r in per_example]
-    n = len(per_example)
-    secondary = {"accuracy": classification.accuracy(g, p), "macro_f1": classification.macro_f1(g, p),
-                 "weighted_f1": classification.weighted_f1(g, p),
-                 "invalid_rate": sum(x is None for x in p) / n if n else None}
-    return per_example, secondary
-
-
-def _score_extraction(ids, gold, grouped, windows, contexts) -> tuple[list[dict], dict, list[str]]:
-    per_example, items = [], []
-    for qid in ids:
-        order = {w: i for i, w in enumerate(windows[qid])}
-        rows = sorted(grouped[qid], key=lambda r: order.get(r.get("id"), len(order)))
-        agg = extraction.aggregate_windows(rows)
-        golds = gold[qid]
-        f1, squad = extraction.question_scores(agg, golds)
-        texts = [contexts.get(w) for w in windows[qid]]
-        cat = extraction.category(agg, golds, f1, None if any(t is None for t in texts) else texts)
-        per_example.append({"question_id": qid, "correct": f1, "category": cat, "parsed": "\n".join(agg["spans"]),
-                            "squad_f1": squad, "n_spans": len(agg["spans"]),
-                            "n_gold": len(golds), "rule": agg["rule"]})
-        items.append({"answered": bool(agg["spans"]), "answerable": bool(golds), "f1": f1,
-                      "confidence": agg["avg_logprob"]})
-    det = extraction.detection([it["answered"] for it in items], [it["answerable"] for it in items])
-    ranked, notes = extraction.ranked_metrics(items)
-    n = len(per_example)
-
-    def rate(name: str) -> float | None:
-        return sum(r["category"] == name for r in per_example) / n if n else None
-
-    secondary = {"squad_f1": float(np.mean([r["squad_f1"] for r in per_example])) if n else None, **det, **ranked,
-                 "hallucination_rate": rate("hallucinated"), "missed_rate": rate("missed"),
-                 "empty_rate": rate("empty")}
-    if not contexts or any(c is None for c in contexts.values()):
-        notes.append("hallucinated: answers were not checked against the contract text (no context given)")
-    return per_example, secondary, notes
-
-
-def _score_code(ids, gold, grouped, limits, workers) -> tuple[list[dict], dict]:
-    flat = [(qid, row) for qid in ids for row in grouped[qid]]
-    golds = [code.check_gold(gold[qid], f"question {qid}") for qid, _ in flat]
-    statuses = code.execute_rows([row for _, row in flat], golds, limits, workers)
-    samples: dict[str, list[str]] = defaultdict(list)
-    categories: dict[str, list[str]] = defaultdict(list)
-    for (qid, row), status in zip(flat, statuses):
-        samples[qid].append(status)
-        categories[qid].append(code_category(status, row.get("finish_reason")))
-    per_example = [{"question_id": q, "correct": sum(s == "pass" for s in samples[q]) / len(samples[q]),
-                    "category": categories[q][0], "parsed": None} for q in ids]
-    return per_example, code.pass_at_ks({q: samples[q] for q in ids})
 
 
 def _completeness(ids: list[str], missing: dict[str, str], threshold: float) -> dict:
@@ -222,29 +156,18 @@ def score_predictions(task, prepared: dict, rows: list[dict], *, labels: list[st
         raise ValueError(f"test_seeds name {len(unknown)} question ids missing from test_pool, e.g. {unknown[0]!r}")
     grouped = _group_rows(rows, set(gold))
     windows = _windows(pool)
-    extractive = task.task_type == "extraction"
-    missing = _missing(ids, grouped, windows if extractive else {})
+    kind = kind_of(task)
+    missing = _missing(ids, grouped, windows if kind.windowed else {})
     scored_ids = [q for q in ids if q not in missing]
     notes: list[str] = []
     if missing:
         notes.append(f"{len(missing)} of {len(ids)} sampled question(s) are missing (no row, or a failed request): "
                      "left out of the metric, its CI and the comparisons")
 
-    if task.task_type in ("classification", "multiple_choice"):
-        labels = labels or prepared.get("labels") or task.labels
-        if not labels:
-            labels = sorted(set(gold.values()))
-            notes.append("no label set given; parsing against the sorted gold labels of the test pool")
-        per_example, secondary = _score_labels(task, scored_ids, gold, grouped, labels)
-    elif extractive:
-        contexts = {ex["id"]: _context_text(ex) for ex in pool}
-        per_example, secondary, extra = _score_extraction(scored_ids, gold, grouped, windows, contexts)
-        notes += extra
-    elif task.task_type == "code":
-        limits = sandbox or SandboxLimits.from_task(task.sandbox)
-        per_example, secondary = _score_code(scored_ids, gold, grouped, limits, workers)
-    else:
-        raise ValueError(f"unknown task_type {task.task_type!r}")
+    scored = kind.score(ScoringInput(task, scored_ids, gold, grouped, windows, pool,
+                                     labels or prepared.get("labels") or task.labels, sandbox, workers))
+    per_example, secondary = scored.per_example, scored.secondary
+    notes += scored.notes
     cluster = _clusters(task, pool)
     for r in per_example:
         r["cluster"] = cluster[r["question_id"]]
@@ -253,29 +176,16 @@ def score_predictions(task, prepared: dict, rows: list[dict], *, labels: list[st
     stat = factory(per_example)
     metric = stat(np.arange(len(per_example))) if per_example else None
     lo, hi = bootstrap_ci(factory, per_example, n_bootstrap, seed) if per_example else (None, None)
-    secondary_ci = {}
-    if task.task_type in ("classification", "multiple_choice") and per_example:
-        for name in ("accuracy", "macro_f1", "weighted_f1"):
-            if name != task.metric:
-                secondary_ci[name] = list(bootstrap_ci(metric_factory(name), per_example, n_bootstrap, seed))
-    if extractive and per_example:
-        secondary_ci["squad_f1"] = list(bootstrap_ci(mean_of("squad_f1"), per_example, n_bootstrap, seed))
-    secondary["ci"] = secondary_ci
+    secondary["ci"] = kind.secondary_cis(task, per_example, n_bootstrap, seed)
     categories = [r["category"] for r in per_example] + ["missing"] * len(missing)
     return {
         "metric_id": task.metric, "metric": _num(metric), "ci_lo": _num(lo), "ci_hi": _num(hi),
         "n": len(per_example), "n_clusters": len(set(cluster[q] for q in scored_ids)),
         **_seed_stats(stat, {q: i for i, q in enumerate(scored_ids)}, seeds),
-        "secondary": secondary, "error_counts": count_categories(task.task_type, categories),
+        "secondary": secondary, "error_counts": kind.count_categories(categories),
         "per_example": per_example, "notes": notes,
         "completeness": _completeness(ids, missing, incomplete_threshold),
     }
-
-
-def _context_text(example: dict) -> str | None:
-    """The window text the model saw: the example's ``context`` prompt field (None when it has none)."""
-    text = (example.get("fields") or {}).get("context")
-    return text if isinstance(text, str) else None
 
 
 def _num(value: float | None) -> float | None:

@@ -22,7 +22,7 @@ SOURCES_COUNTS = {
     "ledgar": {"test": 1000},
     "mbpp": {"prompt": 10, "test": 500, "validation": 90, "train": 374},
     "medmcqa": {"validation": 4183, "test_unlabelled": 6150},
-    "cuad": {"contracts": 510, "questions": 20910},
+    "cuad": {"documents": 510, "questions": 20910},
 }
 _raw: dict = {}
 
@@ -46,18 +46,18 @@ def test_label_ids_match_hub_order():
     assert raw("fpb")["labels"] == ["negative", "neutral", "positive"]
     assert Counter(r["label"] for r in raw("fpb")["splits"]["train"]) == {1: 2879, 2: 1363, 0: 604}
     m = raw("medmcqa")["splits"]["validation"]
-    assert Counter(r["cop"] for r in m) == {0: 1348, 1: 1085, 2: 925, 3: 825}  # 1-based file -> 0-based
-    assert [r["task_id"] for r in raw("mbpp")["splits"]["prompt"]] == list(range(1, 11))
+    assert Counter(r["answer"] for r in m) == {0: 1348, 1: 1085, 2: 925, 3: 825}  # 1-based file -> 0-based
+    assert [r["meta"]["task_id"] for r in raw("mbpp")["splits"]["prompt"]] == list(range(1, 11))
 
 
 def test_cuad_grid_and_location_report():
     r = raw("cuad")
     qs = r["splits"]["questions"]
-    assert len({q["id"] for q in qs}) == 20910 and len({q["clause_type"] for q in qs}) == 41
+    assert len({q["id"] for q in qs}) == 20910 and len({q["group"] for q in qs}) == 41
     located = r["report"]["clauses_located"]
     assert located["verbatim"] > 12000 and sum(located.values()) > 12700
     assert r["report"]["filenames_matched_loosely"] == 12
-    texts = {c["title"]: c["text"] for c in r["splits"]["contracts"]}
+    texts = {c["title"]: c["text"] for c in r["splits"]["documents"]}
     for q in qs[:400]:
         for span, start in zip(q["answers"]["text"], q["answers"]["answer_start"]):
             if start >= 0:

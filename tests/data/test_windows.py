@@ -1,4 +1,4 @@
-from baseweight_assets.data.windows import Contract, covering_window, window_starts
+from baseweight_assets.data.windows import Document, covering_window, window_starts
 
 
 def test_windows_cover_every_word():
@@ -13,7 +13,7 @@ def test_windows_cover_every_word():
 
 def test_locate_verbatim_and_normalised_and_missing():
     text = "Header\n\nThis  Agreement shall be governed by\tthe laws of Ohio. End."
-    c = Contract("t", text)
+    c = Document("t", text)
     span = "governed by\tthe laws of Ohio."
     first, end = c.locate(span, text.find(span))
     assert c.text(first, end) == "governed by the laws of Ohio."

@@ -1,8 +1,7 @@
 import pytest
 
-from baseweight_assets.scoring.categories import (
-    BY_TASK_TYPE, SUCCESS, code_category, count_categories, label_category,
-)
+from baseweight_assets.scoring.categories import SUCCESS, code_category, label_category
+from baseweight_assets.tasks import KINDS, get_kind
 
 
 def test_label_category_order():
@@ -22,13 +21,14 @@ def test_code_category():
     assert code_category("wrong_answer", "stop") == "wrong_answer"
 
 
-def test_every_task_type_counts_missing_and_truncated_failures_first_successes_last():
-    for task_type, cats in BY_TASK_TYPE.items():
+def test_every_task_kind_counts_missing_and_truncated_failures_first_successes_last():
+    for task_type, kind in KINDS.items():
+        cats = kind.categories
         assert cats[:2] == ("missing", "truncated"), task_type
         successes = [c for c in cats if c in SUCCESS]
         assert successes and list(cats[-len(successes):]) == successes, task_type
-    counts = count_categories("extraction", ["empty", "missing", "correct", "empty"])
+    counts = get_kind("extraction").count_categories(["empty", "missing", "correct", "empty"])
     assert counts["empty"] == 2 and counts["missing"] == 1 and sum(counts.values()) == 4
     assert list(counts)[-1] == "correct"
-    with pytest.raises(ValueError, match="api_error"):
-        count_categories("classification", ["api_error"])
+    with pytest.raises(ValueError, match="unknown classification category 'api_error'"):
+        get_kind("classification").count_categories(["api_error"])

@@ -1,6 +1,6 @@
 """Generic classification loader: one CSV or JSONL file per split with a text and a label column.
 
-Rows become ``{"text", "label"}`` with ``label`` the index into the label names: the task's
+Rows become canonical classification rows ``{"text", "label"}`` with ``label`` the index into the label names: the task's
 ``labels`` when set (an unknown label is an error), else the distinct names sorted case-insensitively,
 which is the Hugging Face ClassLabel order (BANKING77: card_arrival = 11, Refund_not_showing_up = 51).
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from baseweight_assets.config.schema import TaskConfig
 from baseweight_assets.data.errors import DataError, where
 from baseweight_assets.data.sources.common import iter_jsonl, non_empty, read_csv
-from baseweight_assets.data.sources.loaded import Loaded
+from baseweight_assets.data.sources.loaded import Loaded, NoOptions
 
 
 def _fields(task: TaskConfig) -> tuple[str, str]:
@@ -52,7 +52,7 @@ def _build(task: TaskConfig, root: Path, records: dict[str, list[tuple[Path, int
     return Loaded(splits, {s: root / f for s, f in task.source.offline.files.items()}, labels)
 
 
-def load_csv(task: TaskConfig, root: Path) -> Loaded:
+def load_csv(task: TaskConfig, root: Path, options: NoOptions) -> Loaded:
     _, label_field = _fields(task)
     text_field = task.source.offline.text_field
     records = {}
@@ -62,7 +62,7 @@ def load_csv(task: TaskConfig, root: Path) -> Loaded:
     return _build(task, root, records)
 
 
-def load_jsonl(task: TaskConfig, root: Path) -> Loaded:
+def load_jsonl(task: TaskConfig, root: Path, options: NoOptions) -> Loaded:
     _fields(task)
     records = {}
     for split, name in task.source.offline.files.items():

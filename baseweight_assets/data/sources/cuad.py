@@ -1,9 +1,10 @@
 """CUAD v1 raw release -> the cuad-qa question grid (41 clause categories x 510 contracts).
 
-Splits: ``contracts`` ``[{"title", "text"}]`` (the TXT files, which are the SQuAD contexts) and
-``questions`` ``[{"id", "title", "clause_type", "question", "answers": {"text", "answer_start",
-"located"}}]`` with the HF cuad-qa id ``<title>__<clause_type>``. Contexts are kept once per
-contract, not per question (41 copies of 27 MB would not fit the memory budget).
+Canonical extraction rows (``baseweight_assets.tasks.extraction``): split ``documents`` ``[{"title", "text"}]``
+(the TXT files, which are the SQuAD contexts) and split ``questions`` ``[{"id", "title", "question", "group",
+"fields": {"clause_type"}, "answers": {"text", "answer_start", "located"}}]`` with the HF cuad-qa id
+``<title>__<clause_type>`` and the clause type as the group. Contexts are kept once per contract, not per
+question (41 copies of 27 MB would not fit the memory budget).
 
 Each gold clause is located in its contract: verbatim (``answer_start`` = char offset), else after
 collapsing whitespace (``answer_start`` = -1, ``located`` = "normalised"), else "missing"; the
@@ -21,10 +22,22 @@ import tarfile
 import unicodedata
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from baseweight_assets.config.schema import TaskConfig
 from baseweight_assets.data.errors import DataError, where
 from baseweight_assets.data.sources.common import read_csv, read_text, require
 from baseweight_assets.data.sources.loaded import Loaded
+
+class Options(BaseModel):
+    """Where the release's files are, inside the task's folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    master_clauses: str = "CUAD_v1/master_clauses.csv.gz"
+    contracts: str = "CUAD_v1/full_contract_txt.tar.gz"
+    categories: str = "category_descriptions.csv"
+
 
 QUESTION = 'Highlight the parts (if any) of this contract related to "{clause}" that should be reviewed by a lawyer. Details: {details}'
 
@@ -73,12 +86,17 @@ def _locate(span: str, text: str, collapsed: str) -> tuple[int, str]:
     return -1, "missing"
 
 
-def load(task: TaskConfig, root: Path) -> Loaded:
-    opts = task.source.offline.options
+def _question(qid: str, title: str, clause: str, question: str, spans: list[str], starts: list[int],
+              located: list[str]) -> dict:
+    return {"id": qid, "title": title, "question": question, "group": clause, "fields": {"clause_type": clause},
+            "answers": {"text": spans, "answer_start": starts, "located": located}}
+
+
+def load(task: TaskConfig, root: Path, options: Options) -> Loaded:
     paths = {
-        "master_clauses": root / opts.get("master_clauses", "CUAD_v1/master_clauses.csv.gz"),
-        "contracts": root / opts.get("contracts", "CUAD_v1/full_contract_txt.tar.gz"),
-        "categories": root / opts.get("categories", "category_descriptions.csv"),
+        "master_clauses": root / options.master_clauses,
+        "contracts": root / options.contracts,
+        "categories": root / options.categories,
     }
     categories = _categories(paths["categories"])
     texts = _contracts(paths["contracts"])
@@ -116,16 +134,23 @@ def load(task: TaskConfig, root: Path) -> Loaded:
             located = [_locate(s, text, collapsed) for s in spans]
             for _, how in located:
                 counts[how] += 1
-            questions.append({
-                "id": f"{stem}__{clause}",
-                "title": stem,
-                "clause_type": clause,
-                "question": QUESTION.format(clause=clause, details=details),
-                "answers": {"text": spans, "answer_start": [s for s, _ in located],
-                            "located": [h for _, h in located]},
-            })
+            questions.append(_question(f"{stem}__{clause}", stem, clause, QUESTION.format(clause=clause, details=details),
+                                       spans, [s for s, _ in located], [h for _, h in located]))
     if len(contracts) != len(texts):
         orphans = sorted(set(texts) - {c["title"] for c in contracts})
         raise DataError(f"{paths['contracts']}: {len(orphans)} TXT file(s) have no master_clauses row, e.g. {orphans[:3]}")
     report = {"clauses_located": counts, "filenames_matched_loosely": len(renamed), "n_categories": len(categories)}
-    return Loaded({"contracts": contracts, "questions": questions}, paths, None, report)
+    return Loaded({"documents": contracts, "questions": questions}, paths, None, report)
+
+
+def from_hub(splits: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """cuad-qa rows carry the context per question; keep it once per contract as the offline release does."""
+    contracts, questions = {}, []
+    for rows in splits.values():
+        for r in rows:
+            contracts.setdefault(r["title"], r["context"])
+            clause = r["id"].split("__", 1)[-1] if "__" in r["id"] else r["question"]
+            text = list(r["answers"]["text"])
+            questions.append(_question(r["id"], r["title"], clause, r["question"], text,
+                                       list(r["answers"]["answer_start"]), ["verbatim"] * len(text)))
+    return {"documents": [{"title": t, "text": c} for t, c in contracts.items()], "questions": questions}

@@ -1,12 +1,15 @@
 """Financial PhraseBank v1.0: latin-1 ``sentence@label`` lines; the agreement level picks the file.
 
-Rows match HF ``takala/financial_phrasebank``: ``{"sentence", "label"}`` with 0=negative,
-1=neutral, 2=positive. There is one split, ``train``; the 85/15 split is made in preparation.
+Rows are canonical classification rows ``{"text", "label"}`` with the HF ``takala/financial_phrasebank`` label ids
+0=negative, 1=neutral, 2=positive. There is one split, ``train``; the task's ``pools`` carve the test pool from it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from baseweight_assets.config.schema import TaskConfig
 from baseweight_assets.data.errors import DataError, where
@@ -18,14 +21,22 @@ FILES = {"50": "Sentences_50Agree.txt", "66": "Sentences_66Agree.txt", "75": "Se
          "all": "Sentences_AllAgree.txt"}
 
 
-def load(task: TaskConfig, root: Path) -> Loaded:
-    agreement = str(task.source.offline.options.get("agreement", "50")).lower()
-    if agreement not in FILES:
-        raise DataError(f"task {task.id!r}: source.offline.options.agreement must be one of {list(FILES)}, got {agreement!r}")
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agreement: Literal["50", "66", "75", "all"] = "50"  # share of annotators who agreed; picks the file
+
+    @field_validator("agreement", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        return str(value).lower() if isinstance(value, (int, str)) and not isinstance(value, bool) else value
+
+
+def load(task: TaskConfig, root: Path, options: Options) -> Loaded:
     labels = list(task.labels or LABELS)
     if labels != LABELS:
         raise DataError(f"task {task.id!r}: labels must be {LABELS} (the HF ClassLabel order), got {labels}")
-    path = root / FILES[agreement]
+    path = root / FILES[options.agreement]
     rows = []
     for n, line in enumerate(read_text(path, encoding="latin-1").splitlines(), start=1):
         if not line.strip():
@@ -38,5 +49,10 @@ def load(task: TaskConfig, root: Path) -> Loaded:
             raise DataError(f"{where(path, n, 'label')}: unknown label {label!r} (expected one of {LABELS})")
         if not sentence.strip():
             raise DataError(f"{where(path, n, 'sentence')}: empty")
-        rows.append({"sentence": sentence.strip(), "label": LABELS.index(label)})
-    return Loaded({"train": rows}, {"train": path}, labels, {"agreement": agreement})
+        rows.append({"text": sentence.strip(), "label": LABELS.index(label)})
+    return Loaded({"train": rows}, {"train": path}, labels, {"agreement": options.agreement})
+
+
+def from_hub(splits: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """The Hub rows name the text ``sentence``."""
+    return {name: [{"text": r["sentence"], "label": r["label"]} for r in rows] for name, rows in splits.items()}

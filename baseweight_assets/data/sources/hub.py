@@ -1,27 +1,15 @@
-"""Hub source: ``datasets.load_dataset(path, name, revision=...)`` converted to the offline rows.
+"""Hub source: ``datasets.load_dataset(path, name, revision=...)`` converted to the canonical rows.
 
-Only used when the wiring asks for it (Hub reachable and BASEWEIGHT_USE_HUB=1); any failure is a
-DataError, never a silent fallback to a cache.
+The task's offline loader knows its dataset (``LoaderSpec.from_hub``) and turns the Hub's rows into the same
+canonical rows its files give; a task without one gets the Hub rows as they are. Only used when the wiring asks
+for it (Hub reachable and BASEWEIGHT_USE_HUB=1); any failure is a DataError, never a silent fallback to a cache.
 """
 
 from __future__ import annotations
 
 from baseweight_assets.config.schema import TaskConfig
 from baseweight_assets.data.errors import DataError
-
-
-def _cuad(rows_by_split: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """cuad-qa rows carry the context per question; keep it once per contract as offline does."""
-    contracts, questions = {}, []
-    for rows in rows_by_split.values():
-        for r in rows:
-            contracts.setdefault(r["title"], r["context"])
-            clause = r["id"].split("__", 1)[-1] if "__" in r["id"] else r["question"]
-            text = list(r["answers"]["text"])
-            questions.append({"id": r["id"], "title": r["title"], "clause_type": clause, "question": r["question"],
-                              "answers": {"text": text, "answer_start": list(r["answers"]["answer_start"]),
-                                          "located": ["verbatim"] * len(text)}})
-    return {"contracts": [{"title": t, "text": c} for t, c in contracts.items()], "questions": questions}
+from baseweight_assets.data.sources import LOADERS
 
 
 def load(task: TaskConfig) -> dict:
@@ -39,8 +27,9 @@ def load(task: TaskConfig) -> dict:
             splits[ours] = [dict(r) for r in ds]
     except Exception as exc:  # network, auth, missing revision: all mean "Hub not usable"
         raise DataError(f"hub {hub.path} ({hub.name}) @ {hub.revision}: cannot load ({type(exc).__name__}: {exc})") from None
-    if task.source.offline and task.source.offline.loader == "cuad":
-        splits = _cuad(splits)
+    spec = LOADERS.get(task.source.offline.loader) if task.source.offline else None
+    if spec is not None and spec.from_hub is not None:
+        splits = spec.from_hub(splits)
     if task.labels:
         labels = list(task.labels)
     return {

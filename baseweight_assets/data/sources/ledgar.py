@@ -1,7 +1,7 @@
 """LEDGAR (LexGLUE) offline subset: ``{"text", "label", "label_name"}`` JSONL plus the 100 names.
 
-``label`` is the index into the sorted names (the lex_glue ClassLabel order); a row whose
-``label_name`` disagrees with its index is rejected rather than trusted.
+Rows are canonical classification rows ``{"text", "label"}``; ``label`` is the index into the sorted names (the
+lex_glue ClassLabel order); a row whose ``label_name`` disagrees with its index is rejected rather than trusted.
 """
 
 from __future__ import annotations
@@ -9,15 +9,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from baseweight_assets.config.schema import TaskConfig
 from baseweight_assets.data.errors import DataError, where
 from baseweight_assets.data.sources.common import field, iter_jsonl, non_empty, read_text
 from baseweight_assets.data.sources.loaded import Loaded
 
 
-def load(task: TaskConfig, root: Path) -> Loaded:
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label_names: str = "ledgar_label_names.json"  # JSON list of the label names, inside the task's folder
+
+
+def load(task: TaskConfig, root: Path, options: Options) -> Loaded:
     off = task.source.offline
-    names_path = root / off.options.get("label_names", "ledgar_label_names.json")
+    names_path = root / options.label_names
     try:
         labels = json.loads(read_text(names_path))
     except json.JSONDecodeError as exc:

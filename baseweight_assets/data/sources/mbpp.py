@@ -1,4 +1,8 @@
-"""MBPP (full) from ``mbpp.jsonl``, split by task_id as the MBPP README and HF ``full`` do."""
+"""MBPP (full) from ``mbpp.jsonl``, split by task_id as the MBPP README and HF ``full`` do.
+
+Rows are canonical code rows ``{"text", "code", "test_list", "test_setup_code", "meta": {"task_id",
+"challenge_test_list"}}``, each split in task_id order.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 from baseweight_assets.config.schema import TaskConfig
 from baseweight_assets.data.errors import DataError, where
 from baseweight_assets.data.sources.common import field, iter_jsonl, non_empty
-from baseweight_assets.data.sources.loaded import Loaded
+from baseweight_assets.data.sources.loaded import Loaded, NoOptions
 
 SPLIT_RANGES = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
 
@@ -19,7 +23,12 @@ def split_of(task_id: int) -> str | None:
     return None
 
 
-def load(task: TaskConfig, root: Path) -> Loaded:
+def _canonical(row: dict, text: str, code: str, tests: list[str], setup: str) -> dict:
+    return {"text": text, "code": code, "test_list": tests, "test_setup_code": setup,
+            "meta": {"task_id": row["task_id"], "challenge_test_list": row.get("challenge_test_list") or []}}
+
+
+def load(task: TaskConfig, root: Path, options: NoOptions) -> Loaded:
     path = root / task.source.offline.files.get("all", "mbpp.jsonl")
     splits: dict[str, list[dict]] = {name: [] for name in SPLIT_RANGES}
     seen: dict[int, int] = {}
@@ -34,14 +43,13 @@ def load(task: TaskConfig, root: Path) -> Loaded:
         split = split_of(task_id)
         if split is None:
             raise DataError(f"{where(path, line, 'task_id')}: {task_id} outside 1..974")
-        splits[split].append({
-            "task_id": task_id,
-            "text": non_empty(path, line, row, "text"),
-            "code": non_empty(path, line, row, "code"),
-            "test_list": tests,
-            "test_setup_code": field(path, line, row, "test_setup_code"),
-            "challenge_test_list": row.get("challenge_test_list") or [],
-        })
+        splits[split].append(_canonical(row, non_empty(path, line, row, "text"), non_empty(path, line, row, "code"),
+                                        tests, field(path, line, row, "test_setup_code")))
     for rows in splits.values():
-        rows.sort(key=lambda r: r["task_id"])
+        rows.sort(key=lambda r: r["meta"]["task_id"])
     return Loaded(splits, {"all": path})
+
+
+def from_hub(splits: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    return {name: [_canonical(r, r["text"], r["code"], list(r["test_list"]), r["test_setup_code"]) for r in rows]
+            for name, rows in splits.items()}
