@@ -51,12 +51,46 @@ def load_model_file(path: Path, model: type[M]) -> M:
         raise ConfigError("\n".join(lines)) from None
 
 
-def _load_dir(directory: Path, model: type[M]) -> dict[str, M]:
+def _field_errors(path: Path, prefix: str, exc: ValidationError) -> list[str]:
+    return [f"{path}: field '{'.'.join([prefix, *(str(p) for p in err['loc'])])}': {err['msg']}" for err in exc.errors()]
+
+
+def load_task_file(path: Path) -> TaskConfig:
+    """One task YAML, checked beyond its schema: ``task_type`` names a registered kind whose settings the task fits
+    (``TaskKind.config_errors``), ``source.offline.loader`` names a registered loader and ``options`` fit that
+    loader's options model. Every error names the file and the field."""
+    from baseweight_assets.data.sources import LOADERS  # the loaders and kinds import the schema, not the loader
+    from baseweight_assets.tasks import KINDS
+
+    task = load_model_file(path, TaskConfig)
+    errors = []
+    kind = KINDS.get(task.task_type)
+    if kind is None:
+        errors.append(f"{path}: field 'task_type': unknown task kind {task.task_type!r} (known: {sorted(KINDS)})")
+    else:
+        errors += [f"{path}: field '{field}': {message}" for field, message in kind.config_errors(task)]
+    off = task.source.offline
+    if off is not None:
+        spec = LOADERS.get(off.loader)
+        if spec is None:
+            errors.append(f"{path}: field 'source.offline.loader': unknown loader {off.loader!r} "
+                          f"(known: {sorted(LOADERS)})")
+        else:
+            try:
+                spec.options.model_validate(off.options)
+            except ValidationError as exc:
+                errors += _field_errors(path, "source.offline.options", exc)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return task
+
+
+def _load_dir(directory: Path, model: type[M], load=None) -> dict[str, M]:
     if not directory.is_dir():
         raise ConfigError(f"{directory}: config folder not found")
     out: dict[str, M] = {}
     for path in sorted(directory.glob("*.yaml")):
-        item = load_model_file(path, model)
+        item = load(path) if load else load_model_file(path, model)
         key = getattr(item, "id", None) or getattr(item, "model", None) or path.stem
         if key != path.stem:
             field = "id" if hasattr(item, "id") else "model"
@@ -110,7 +144,7 @@ class BenchConfig:
 def load_bench_config(root: Path, prompts_dir: Path | None = None) -> BenchConfig:
     root = Path(root)
     prompts_dir = Path(prompts_dir) if prompts_dir else root.parent / "prompts"
-    tasks = _load_dir(root / "tasks", TaskConfig)
+    tasks = _load_dir(root / "tasks", TaskConfig, load_task_file)
     models = _load_dir(root / "models", ModelConfig)
     training = _load_dir(root / "training", TrainingConfig)
     pricing = load_model_file(root / "pricing.yaml", PricingConfig)

@@ -6,13 +6,16 @@ the lesson of lm-evaluation-harness's ``TaskConfig``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
 from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from typing_extensions import Annotated
 
 from baseweight_assets.conditions import LORA_CURVE, PROMPTED, LoraSize, check_condition, is_lora
+from baseweight_assets.scoring.sandbox import SandboxLimits
 
 API_CONDITIONS: tuple[str, ...] = PROMPTED
 
@@ -217,9 +220,15 @@ class TaskConfig(_Strict):
     lora_sizes: list[LoraSize] | None = Field(
         default=None, description="This task's data-efficiency curve (LoRA training sizes); default: run_defaults."
     )
-    training_overrides: dict[str, Any] = Field(default_factory=dict)
-    lora_overrides: dict[str, Any] = Field(default_factory=dict)
-    sandbox: dict[str, Any] = Field(default_factory=dict, description="Code tasks: sandbox limits.")
+    training_overrides: TrainingOverrides = Field(
+        default_factory=lambda: TrainingOverrides(), description="TrainingConfig fields this task sets (not lora/model)."
+    )
+    lora_overrides: LoraOverrides = Field(
+        default_factory=lambda: LoraOverrides(), description="LoraConfig fields this task sets."
+    )
+    sandbox: SandboxConfig = Field(
+        default_factory=lambda: SandboxConfig(), description="Code tasks: limits for running generated programs."
+    )
     cluster_by: str | None = Field(
         default=None,
         description="Field of each example's meta naming its cluster (CUAD: title, the contract): questions of one "
@@ -349,11 +358,60 @@ class TrainingConfig(_Strict):
                 return self.epochs_by_train_size[threshold]
         return self.epochs_by_train_size[max(self.epochs_by_train_size)]
 
-    def with_overrides(self, training: dict[str, Any], lora: dict[str, Any]) -> TrainingConfig:
+    def with_overrides(self, training: BaseModel | dict[str, Any], lora: BaseModel | dict[str, Any]) -> TrainingConfig:
+        """This recipe with a task's ``training_overrides`` / ``lora_overrides`` (typed models or mappings) applied."""
         data = self.model_dump()
-        data.update(training)
-        data["lora"] = {**data["lora"], **lora}
+        data.update(_set_fields(training))
+        data["lora"] = {**data["lora"], **_set_fields(lora)}
         return TrainingConfig.model_validate(data)
+
+
+def _set_fields(values: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    return values.model_dump(exclude_unset=True) if isinstance(values, BaseModel) else dict(values)
+
+
+def _overrides_of(model: type[BaseModel], name: str, exclude: tuple[str, ...] = ()) -> type[BaseModel]:
+    """A model with ``model``'s fields (same types and bounds), all optional: the keys a task may override.
+
+    An unset field is absent from ``model_dump(exclude_unset=True)``; an explicit null is checked like any value.
+    """
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        if field_name in exclude:
+            continue
+        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[field_name] = (annotation, Field(default=None, description=info.description))
+    return create_model(name, __base__=_Strict, **fields)
+
+
+TrainingOverrides = _overrides_of(TrainingConfig, "TrainingOverrides", exclude=("model", "lora"))
+LoraOverrides = _overrides_of(LoraConfig, "LoraOverrides")
+
+
+class _SandboxFields(_Strict):
+    def limits(self, timeout_s: float | None = None) -> SandboxLimits:
+        """The scoring.sandbox limits these settings give, optionally with another wall-clock timeout."""
+        values = self.model_dump(exclude_unset=True)
+        if timeout_s is not None:
+            values["timeout_s"] = timeout_s
+        return SandboxLimits(**values)
+
+    # A mapping of the fields set, so ``SandboxLimits.from_task(task.sandbox)`` (defs/assets/scoring.py) still works.
+    def keys(self) -> list[str]:
+        return list(self.model_dump(exclude_unset=True))
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+def _sandbox_model() -> type[BaseModel]:
+    """``SandboxConfig``: exactly ``SandboxLimits``' fields, types and defaults (one definition), every limit > 0."""
+    hints = typing.get_type_hints(SandboxLimits)
+    fields = {f.name: (hints[f.name], Field(default=f.default, gt=0)) for f in dataclasses.fields(SandboxLimits)}
+    return create_model("SandboxConfig", __base__=_SandboxFields, **fields)
+
+
+SandboxConfig = _sandbox_model()
 
 
 # --------------------------------------------------------------------------- pricing
@@ -534,3 +592,6 @@ class RunDefaults(_Strict):
         if missing:
             raise ValueError(f"missing profile(s) {sorted(missing)}")
         return value
+
+
+TaskConfig.model_rebuild()

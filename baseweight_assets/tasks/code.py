@@ -17,7 +17,6 @@ from baseweight_assets.data.examples import make
 from baseweight_assets.scoring import code
 from baseweight_assets.scoring.categories import CODE, code_category
 from baseweight_assets.scoring.parsing import extract_code
-from baseweight_assets.scoring.sandbox import SandboxLimits
 from baseweight_assets.tasks.kind import KindScores, ScoringInput, TaskKind
 
 
@@ -49,7 +48,7 @@ class CodeKind(TaskKind):
         return extract_code
 
     def score(self, given: ScoringInput) -> KindScores:
-        limits = given.sandbox or SandboxLimits.from_task(given.task.sandbox)
+        limits = given.sandbox or given.task.sandbox.limits()
         flat = [(qid, row) for qid in given.ids for row in given.rows[qid]]
         golds = [code.check_gold(given.gold[qid], f"question {qid}") for qid, _ in flat]
         statuses = code.execute_rows([row for _, row in flat], golds, limits, given.workers)
