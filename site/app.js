@@ -5,10 +5,13 @@
   const D = window.BASEWEIGHT_DATA;
   const PALETTE = ["#2456c7", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d",
                    "#364fc7", "#a61e4d", "#087f5b", "#495057"];
-  const ERROR_COLORS = { correct: "#2b8a3e" };
+  const ERROR_COLORS = { correct: "#2b8a3e", pass: "#2b8a3e", not_applicable: "#69db7c", missing: "#adb5bd" };
   const ERROR_PALETTE = ["#e03131", "#f08c00", "#862e9c", "#1971c2", "#c2255c", "#495057", "#0b7285", "#a61e4d"];
-  const FLAG_TEXT = { smoke: "smoke", partial_data: "partial data", stand_in: "API stand-in" };
-  const state = { task: D.task_order[0], scenario: D.pricing.default_scenario, sortKey: "metric", sortDir: -1 };
+  const FLAG_TEXT = { smoke: "smoke", partial_data: "partial data", stand_in: "API stand-in", incomplete: "incomplete" };
+  const SURFACE_TEXT = { inferior: "not non-inferior (N < N*)", noninferior_not_cheaper: "non-inferior, API cheaper",
+                         cheaper_and_noninferior: "non-inferior and cheaper" };
+  const state = { task: D.task_order[0], scenario: D.pricing.default_scenario, sortKey: "metric", sortDir: -1,
+                  curveModel: {} };
   const charts = {};
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
@@ -38,6 +41,11 @@
   function task() { return D.tasks[state.task]; }
   function label(cell) { return cell.display_name + " · " + cell.condition; }
   function okCells(t) { return t.order.map((k) => t.cells[k]).filter((c) => c.status === "ok"); }
+  // scored cells, complete or not: descriptive charts (errors, latency) show what an incomplete cell did answer
+  function scoredCells(t) { return t.order.map((k) => t.cells[k]).filter((c) => c.status !== "skipped"); }
+  function pct(v) { return num(v) ? (100 * v).toFixed(v < 0.1 ? 1 : 0) + "%" : "–"; }
+  function pval(v) { return num(v) ? (v < 0.001 ? v.toExponential(1) : v.toFixed(3)) : "–"; }
+  function count(v) { return num(v) ? Math.round(v).toLocaleString("en-US") : "–"; }
   function sc(cell) { return cell.cost && cell.cost.by_scenario ? cell.cost.by_scenario[state.scenario] : undefined; }
   function color(t, key) { return PALETTE[t.order.indexOf(key) % PALETTE.length]; }
   function badges(parent, flags) { (flags || []).forEach((f) => parent.appendChild(el("span", FLAG_TEXT[f] || f, "badge"))); }
@@ -78,6 +86,9 @@
   }
 
   function renderControls() {
+    document.getElementById("curve-model-select").addEventListener("change", (e) => {
+      state.curveModel[state.task] = e.target.value; renderCurve(task());
+    });
     const ts = document.getElementById("task-select");
     D.task_order.forEach((id) => { const o = el("option", D.tasks[id].name); o.value = id; ts.appendChild(o); });
     ts.value = state.task;
@@ -92,18 +103,30 @@
     const x = D.cross_task;
     document.getElementById("cross-summary").textContent = "Best LoRA beats the best API cell on " +
       x.lora_better_than_best_api + " of " + x.n_tasks_compared + " tasks (" + x.lora_significantly_better +
-      " with a paired 95% CI above zero).";
+      " significantly: LoRA − API > 0 with p (selection) < " + x.alpha + ").";
+    document.getElementById("cross-rule").textContent = x.rule;
     const rows = x.rows.map((r) => {
       const best = (k) => (k ? label(D.tasks[r.task].cells[k]) : "–");
       const flags = el("span");
       badges(flags, r.flags);
       const ci = num(r.paired_ci[0]) ? " [" + fmt(r.paired_ci[0]) + ", " + fmt(r.paired_ci[1]) + "]" : "";
+      const sel = num(r.p_selection) ? pval(r.p_selection) + " (" + r.selection_m + " pairs)" : "–";
       return [r.name, r.metric_label, best(r.best_lora), fmt(r.best_lora_metric), best(r.best_api),
-              fmt(r.best_api_metric), fmt(r.lora_minus_api) + ci, fmt(r.p_value, 4),
-              num(r.cost_per_1k_correct_ratio) ? r.cost_per_1k_correct_ratio.toFixed(1) + "×" : "–", flags];
+              fmt(r.best_api_metric), fmt(r.lora_minus_api) + ci, pval(r.p_value), sel,
+              num(r.cost_per_1k_correct_ratio) ? r.cost_per_1k_correct_ratio.toFixed(1) + "×" : "–",
+              r.incomplete.length ? r.incomplete.map((k) => label(D.tasks[r.task].cells[k])).join(", ") : "–", flags];
     });
     fillTable(document.getElementById("cross-table"), ["Task", "Metric", "Best LoRA", "", "Best API", "",
-      "LoRA − API [paired CI]", "p", "API $/1k correct ÷ LoRA's", "Flags"], rows);
+      "LoRA − API [paired CI]", "p", "p (selection)", "API $/1k correct ÷ LoRA's", "Incomplete (not compared)",
+      "Flags"], rows);
+    const list = document.getElementById("verdicts");
+    list.replaceChildren();
+    x.rows.forEach((r) => r.verdicts.forEach((v) => {
+      const li = list.appendChild(el("li"));
+      li.appendChild(el("strong", r.name + " · " + v.display_name + ": "));
+      li.appendChild(el("span", v.verdict, "verdict"));
+    }));
+    document.getElementById("verdicts-empty").hidden = list.children.length > 0;
     chart("chart-cross", {
       type: "bar",
       data: { labels: x.rows.map((r) => r.name),
@@ -114,20 +137,30 @@
   }
 
   // ---------------------------------------------------------------- per task
+  function seedsText(c) {
+    const m = c.metric;
+    if (m.n_seeds < 2) return "1";
+    const v = m.variance || {};
+    const share = num(v.total) && v.total > 0 && num(v.seeds) ? " (" + pct(v.seeds / v.total) + " of variance)" : "";
+    return m.n_seeds + " · sd " + fmt(v.seed_sd) + share;
+  }
   const COLUMNS = [
     { key: "model", title: "Model · condition", text: true, value: (c) => label(c) },
     { key: "metric", title: "Metric [95% CI]", value: (c) => c.metric && c.metric.value,
       show: (c) => { const s = el("span", fmt(c.metric.value)); s.appendChild(el("span", " [" + fmt(c.metric.ci_lo) + ", " + fmt(c.metric.ci_hi) + "]", "ci")); return s; } },
-    { key: "seed", title: "Seeds mean ± sd", value: (c) => c.metric && c.metric.seed_mean,
-      show: (c) => fmt(c.metric.seed_mean) + " ± " + fmt(c.metric.seed_std) },
+    { key: "tseeds", title: "Training seeds", value: (c) => c.metric && c.metric.n_seeds, show: seedsText },
+    { key: "seed", title: "Eval seeds mean ± sd", value: (c) => c.metric && c.metric.seed_mean,
+      show: (c) => (c.metric.seed_note ? c.metric.seed_note : fmt(c.metric.seed_mean) + " ± " + fmt(c.metric.seed_std)) },
     { key: "share", title: "Correct share", value: (c) => c.correct_share, show: (c) => fmt(c.correct_share) },
     { key: "cpq", title: "$/query", value: (c) => sc(c) && sc(c).per_query, show: (c) => usd(sc(c) && sc(c).per_query) },
     { key: "c1k", title: "$/1k correct", value: (c) => sc(c) && sc(c).per_1k_correct, show: (c) => usd(sc(c) && sc(c).per_1k_correct) },
     { key: "tco", title: "TCO 12 mo", value: (c) => sc(c) && sc(c).tco_12mo.total, show: (c) => usd(sc(c) && sc(c).tco_12mo.total) },
-    { key: "p50", title: "p50 latency s", value: (c) => c.latency && c.latency.latency_p50_s, show: (c) => fmt(c.latency.latency_p50_s, 2) },
+    { key: "p50", title: "p50 latency s (n)", value: (c) => c.latency && c.latency.latency_p50_s,
+      show: (c) => fmt(c.latency.latency_p50_s, 2) + (num(c.latency.latency_n) ? " (" + c.latency.latency_n + ")" : "") },
     { key: "hw", title: "Priced on", text: true, value: (c) => c.cost && (c.cost.hardware || c.cost.basis),
       show: (c) => (c.cost.hardware ? c.cost.hardware : c.cost.basis || "–") },
-    { key: "qps", title: "Throughput q/s", value: (c) => c.latency && c.latency.throughput_qps, show: (c) => fmt(c.latency.throughput_qps, 2) },
+    { key: "qps", title: "Saturated q/s", value: (c) => c.latency && (c.latency.saturated_qps || c.latency.throughput_qps),
+      show: (c) => fmt(c.latency.saturated_qps || c.latency.throughput_qps, 2) },
   ];
 
   function renderLeaderboard(t) {
@@ -157,22 +190,33 @@
     });
     const pareto = new Set(t.pareto[state.scenario]);
     const body = table.appendChild(el("tbody"));
-    ok.concat(cells.filter((c) => c.status !== "ok")).forEach((c) => {
-      const tr = body.appendChild(el("tr", undefined, c.status === "ok" ? "" : "skipped"));
+    const rest = cells.filter((c) => c.status === "incomplete").concat(cells.filter((c) => c.status === "skipped"));
+    ok.concat(rest).forEach((c) => {
+      const tr = body.appendChild(el("tr", undefined, c.status === "ok" ? "" : c.status));
       tr.dataset.variant = c.variant;
       COLUMNS.forEach((colm) => {
         const td = tr.appendChild(el("td", undefined, colm.text ? "text" : ""));
         if (colm.key === "model") td.textContent = label(c);
-        else if (c.status !== "ok") td.textContent = colm.key === "metric" ? "skipped: " + (c.reason || "") : "";
+        else if (c.status === "skipped") td.textContent = colm.key === "metric" ? "skipped: " + (c.reason || "") : "";
+        else if (c.status === "incomplete" && colm.key === "metric") {
+          const share = c.completeness ? pct(c.completeness.missing_share) + " missing" : "answers missing";
+          td.appendChild(el("span", "incomplete · " + share, "badge incomplete"));
+          td.appendChild(num(c.metric.value) ? colm.show(c) : el("span", " nothing scored", "ci"));
+        } else if (c.status === "incomplete" && !["tseeds", "share"].includes(colm.key)) td.textContent = "";
         else {
           const v = colm.show(c);
           if (v instanceof Node) td.appendChild(v); else td.textContent = v;
         }
       });
       const ftd = tr.appendChild(el("td", undefined, "text"));
+      if (c.status === "incomplete") {
+        ftd.appendChild(el("span", "not compared", "badge incomplete"));
+        ftd.appendChild(el("div", c.reason, "reason"));
+      }
       if (pareto.has(c.variant)) ftd.appendChild(el("span", "Pareto", "badge pareto"));
-      badges(ftd, c.flags);
-      if (c.cost && c.cost.error) ftd.appendChild(el("span", "cost: " + c.cost.error, "badge"));
+      badges(ftd, (c.flags || []).filter((f) => f !== "incomplete"));
+      if (c.sandbox && c.sandbox.backend) ftd.appendChild(el("span", "sandbox: " + c.sandbox.backend, "badge sandbox"));
+      if (c.cost && c.cost.error && c.status === "ok") ftd.appendChild(el("span", "cost: " + c.cost.error, "badge"));
     });
   }
 
@@ -222,11 +266,12 @@
   }
 
   function renderErrors(t) {
-    const cells = okCells(t);
-    const cats = [...new Set(cells.flatMap((c) => Object.keys(c.error_counts)))].sort((a, b) => (a === "correct" ? -1 : b === "correct" ? 1 : a.localeCompare(b)));
+    const cells = scoredCells(t);
+    const seen = [...new Set(cells.flatMap((c) => Object.keys(c.error_counts)))];
+    const order = (t.error_categories || []).filter((k) => seen.includes(k)).concat(seen.filter((k) => !(t.error_categories || []).includes(k)));
     chart("chart-errors", {
       type: "bar",
-      data: { labels: cells.map(label), datasets: cats.map((cat, i) => ({
+      data: { labels: cells.map(label), datasets: order.map((cat, i) => ({
         label: cat, backgroundColor: ERROR_COLORS[cat] || ERROR_PALETTE[i % ERROR_PALETTE.length],
         data: cells.map((c) => { const n = Object.values(c.error_counts).reduce((a, b) => a + b, 0); return n ? (c.error_counts[cat] || 0) / n : 0; }) })) },
       options: { indexAxis: "y", scales: { x: { stacked: true, min: 0, max: 1 }, y: { stacked: true, ticks: { font: { size: 10 } } } } },
@@ -234,13 +279,14 @@
   }
 
   function renderLatency(t) {
-    const cells = okCells(t);
+    const cells = scoredCells(t).filter((c) => num(c.latency.latency_p50_s));
     const series = [["p50", "latency_p50_s"], ["p95", "latency_p95_s"], ["TTFT p50", "ttft_p50_s"]];
     chart("chart-latency", {
       type: "bar",
-      data: { labels: cells.map(label), datasets: series.map(([name, key], i) => ({
+      data: { labels: cells.map((c) => label(c) + (num(c.latency.latency_n) ? " (n=" + c.latency.latency_n + ")" : "")),
+              datasets: series.map(([name, key], i) => ({
         label: name, backgroundColor: PALETTE[i * 2], data: cells.map((c) => c.latency[key]) })) },
-      options: { scales: { y: { title: { display: true, text: "seconds" } }, x: { ticks: { font: { size: 10 } } } } },
+      options: { scales: { y: { title: { display: true, text: "seconds (concurrency-1 probe)" } }, x: { ticks: { font: { size: 10 } } } } },
     });
   }
 
@@ -260,15 +306,29 @@
   }
 
   function renderComparisons(t) {
+    const stats = t.comparison_stats;
     const rows = t.comparisons.map((c) => {
       const p = c.paired || {};
-      const ci = num(p.ci_lo) ? "[" + fmt(p.ci_lo) + ", " + fmt(p.ci_hi) + "]" : (p.error ? "n/a: " + p.error : "–");
+      const ci = num(p.ci_lo) ? "[" + fmt(p.ci_lo) + ", " + fmt(p.ci_hi) + "]" + (p.ci_method === "seeded_paired" ? " †" : "")
+        : (p.error ? "n/a: " + p.error : "–");
+      const sel = num(c.p_selection) ? pval(c.p_selection) + " (" + c.selection_m + ")" : "–";
       return [c.kind.replace(/_/g, " "), label(t.cells[c.a]), label(t.cells[c.b]), fmt(c.metric_a), fmt(c.metric_b),
-              fmt(c.diff), ci, fmt(p.p_value, 4), p.test || "–",
+              fmt(c.diff), ci, pval(c.p_value), p.test || "–", pval(c.p_holm), sel, fmt(p.mde),
               num(c.cost_per_1k_correct_ratio) ? c.cost_per_1k_correct_ratio.toFixed(2) + "×" : "–"];
     });
     fillTable(document.getElementById("comparisons"), ["Comparison", "A (LoRA)", "B", "A", "B", "A − B",
-      "paired 95% CI", "p", "test", "B $/1k correct ÷ A's"], rows);
+      "paired 95% CI", "p", "test", "p (Holm)", "p (selection, pairs)", "MDE", "B $/1k correct ÷ A's"], rows);
+    const notes = [stats.table_rule, stats.selection_rule,
+      "With " + stats.n_resamples + " permutations a p-value is at least 2/" + (stats.n_resamples + 1) +
+      ", so a family of m pairs cannot adjust below 2m/" + (stats.n_resamples + 1) + ": p (selection) at that floor is " +
+      "\u201cnot resolvable with this many resamples\u201d, not \u201cnot significant\u201d.",
+      "MDE: the smallest true difference a 5% test detects with 80% power, from the paired bootstrap."];
+    if (t.comparisons.some((c) => (c.paired || {}).ci_method === "seeded_paired"))
+      notes.push("† LoRA cell trained under several seeds: difference and CI over every seed (questions and seeds " +
+                 "resampled); p-value from training seed 0's predictions (a permutation test cannot carry seed variance).");
+    const box = document.getElementById("comparisons-rule");
+    box.replaceChildren();
+    notes.forEach((n) => box.appendChild(el("li", n)));
   }
 
   function renderBreakEven(t) {
@@ -296,6 +356,148 @@
     });
   }
 
+  // ---------------------------------------------------------------- data-efficiency curve
+  function curvesOf(t) { return (D.curves.by_task[t.task]) || {}; }
+
+  function renderCurveControls(t) {
+    const curves = curvesOf(t);
+    const models = Object.keys(curves).sort();
+    const select = document.getElementById("curve-model-select");
+    select.replaceChildren();
+    models.forEach((m) => { const o = el("option", curves[m].display_name); o.value = m; select.appendChild(o); });
+    if (!models.includes(state.curveModel[t.task])) state.curveModel[t.task] = models[0];
+    select.value = state.curveModel[t.task] || "";
+    select.parentElement.hidden = models.length < 2;
+    return models.length ? curves[state.curveModel[t.task]] : null;
+  }
+
+  function ciBars(points) {
+    const out = [];
+    points.forEach((p) => { if (num(p.ci_lo)) out.push({ x: p.n, y: p.ci_lo }, { x: p.n, y: p.ci_hi }, { x: p.n, y: null }); });
+    return out;
+  }
+
+  function renderCurveChart(t, curve) {
+    const pts = curve.points;
+    const ns = pts.map((p) => p.n);
+    const lo = Math.min(...ns) / 1.3, hi = Math.max(...ns) * 1.3;
+    const datasets = [
+      { label: "LoRA (mean over seeds)", data: pts.map((p) => ({ x: p.n, y: p.metric, seeds: p.n_seeds })), showLine: false,
+        borderColor: PALETTE[0], backgroundColor: PALETTE[0], pointRadius: 5 },
+      { label: "95% CI", data: ciBars(pts), borderColor: PALETTE[0], pointRadius: 0, borderWidth: 2, spanGaps: false },
+    ];
+    if (curve.fit && curve.fit.line) datasets.push({ label: "fit: " + curve.fit.formula,
+      data: curve.fit.line.n.map((n, i) => ({ x: n, y: curve.fit.line.value[i] })), borderColor: PALETTE[3],
+      pointRadius: 0, borderWidth: 1.5 });
+    Object.entries(curve.api).forEach(([key, a], i) => {
+      const col = PALETTE[(i + 1) % PALETTE.length];
+      const best = key === curve.best_api;
+      datasets.push({ label: a.display_name + " CI", data: [{ x: lo, y: a.ci_lo }, { x: hi, y: a.ci_lo }], borderWidth: 0,
+                      pointRadius: 0, borderColor: col, fill: false });
+      datasets.push({ label: a.display_name + " CI band", data: [{ x: lo, y: a.ci_hi }, { x: hi, y: a.ci_hi }], borderWidth: 0,
+                      pointRadius: 0, borderColor: col, backgroundColor: col + "26", fill: "-1" });
+      datasets.push({ label: a.display_name + (best ? " (best API)" : ""), data: [{ x: lo, y: a.metric }, { x: hi, y: a.metric }],
+                      borderColor: col, borderDash: [6, 3], borderWidth: best ? 2 : 1, pointRadius: 0 });
+    });
+    const star = curve.n_star;
+    if (star && num(star.value)) {
+      const ys = pts.map((p) => p.ci_lo).concat(Object.values(curve.api).map((a) => a.ci_lo)).filter(num);
+      const ymin = Math.min(...ys), ymax = Math.max(...pts.map((p) => p.ci_hi).filter(num), ...Object.values(curve.api).map((a) => a.ci_hi).filter(num));
+      const ci = num(star.ci_lo) ? " (95% CI " + count(star.ci_lo) + "–" + (num(star.ci_hi) ? count(star.ci_hi) : "not reached") + ")" : "";
+      datasets.push({ label: "N* = " + count(Math.ceil(star.value)) + ci, data: [{ x: star.value, y: ymin }, { x: star.value, y: ymax }],
+                      borderColor: "#000", borderWidth: 2, pointRadius: 0, borderDash: [2, 2] });
+      [star.ci_lo, star.ci_hi].filter(num).forEach((v) => datasets.push({ label: "N* CI bound", data: [{ x: v, y: ymin }, { x: v, y: ymax }],
+        borderColor: "#868e96", borderWidth: 1, pointRadius: 0, borderDash: [1, 3] }));
+    }
+    chart("chart-curve", {
+      type: "line", data: { datasets },
+      options: { scales: {
+        x: { type: "logarithmic", min: lo, max: hi, ticks: { callback: logTick((v) => v.toLocaleString("en-US")) },
+             title: { display: true, text: "labelled training examples N" } },
+        y: { title: { display: true, text: t.metric_label } } },
+        plugins: { legend: { labels: { boxWidth: 12, font: { size: 10 },
+                                       filter: (item) => !/ CI( band| bound)?$/.test(item.text) } },
+                   tooltip: { callbacks: { label: (ctx) => ctx.dataset.label + ": " + fmt(ctx.raw.y) + " at N=" + count(ctx.raw.x) } } } },
+    });
+  }
+
+  function renderCurveTable(t, curve) {
+    const fit = curve.fit || {};
+    const against = ((curve.noninferiority || {})[curve.best_api] || {}).per_point || [];
+    const costs = ((curve.costs || {}).per_point) || [];
+    const rows = curve.points.map((p, i) => {
+      const d = against.find((x) => x.n === p.n) || {};
+      const c = costs.find((x) => x.n === p.n) || {};
+      const v = p.variance || {};
+      return [count(p.n), label(t.cells[p.variant]), String(p.n_seeds),
+              fmt(p.metric) + " [" + fmt(p.ci_lo) + ", " + fmt(p.ci_hi) + "]",
+              fit.fitted ? fmt(fit.fitted[i]) : "–", fit.residuals ? fmt(fit.residuals[i]) : "–",
+              num(v.seeds) && v.total > 0 ? pct(v.seeds / v.total) : (p.n_seeds < 2 ? "one seed" : "–"),
+              num(d.diff) ? fmt(d.diff) + " [" + fmt(d.ci_lo) + ", " + fmt(d.ci_hi) + "]" : "–",
+              d.noninferior === undefined ? "–" : (d.noninferior ? "yes" : "no"),
+              usd(c.labelling_usd), fmt(c.gpu_hours, 4), usd((c.training_once_usd || {})[state.scenario])];
+    });
+    (curve.skipped || []).forEach((p) => rows.push([count(p.n), p.variant, "", "skipped: " + p.reason, "", "", "", "", "", "", "", ""]));
+    (curve.not_plotted || []).forEach((p) => rows.push(["–", p.variant, "", "not plotted: " + p.reason, "", "", "", "", "", "", "", ""]));
+    const best = curve.api[curve.best_api] || {};
+    fillTable(document.getElementById("curve-table"), ["N", "cell", "seeds", "metric [95% CI]", "fitted", "residual",
+      "seed share of variance", "− " + (best.display_name || "best API") + " [CI]", "non-inferior", "labelling",
+      "GPU-h / training", "training $ (" + state.scenario + ")"], rows);
+    const star = curve.n_star || {};
+    document.getElementById("curve-fit").textContent = (fit.form ? "Fit: " + fit.why + "; R² " +
+      fmt(fit.r2) + ", RMSE " + fmt(fit.rmse) + ". " : (fit.why ? "No fit: " + fit.why + ". " : "")) +
+      "Non-inferior: the lower 95% bound of (LoRA − API) stays above −" + curve.margin + " (run_defaults.noninferiority_margin). " +
+      (star.interpolation ? "N*: " + star.interpolation + "; its CI from " + star.n_resamples + " joint bootstrap draws. " : "") +
+      "Labelling " + (num((curve.costs || {}).label_cost_per_example) ? usd(curve.costs.label_cost_per_example) + "/example (" +
+      curve.costs.label_cost_source + ")" : "not priced") + ".";
+  }
+
+  function renderSurface(curve) {
+    const table = document.getElementById("surface");
+    const note = document.getElementById("surface-corner");
+    table.replaceChildren();
+    const surface = curve.surface;
+    const states = surface && surface.states[state.scenario];
+    if (!states) {
+      note.textContent = surface ? "No surface at the " + state.scenario + " scenario (no hourly rate)." : (curve.surface_reason || "No break-even surface.");
+      return;
+    }
+    const head = table.appendChild(el("thead")).appendChild(el("tr"));
+    head.appendChild(el("th", "N \\ queries/day", "text"));
+    surface.volumes.forEach((v) => {
+      const m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+      head.appendChild(el("th", Math.abs(m - 1) < 1e-6 ? (v >= 1e6 ? v / 1e6 + "M" : v >= 1e3 ? v / 1e3 + "k" : String(v)) : "", "vol"));
+    });
+    const body = table.appendChild(el("tbody"));
+    const star = curve.n_star && curve.n_star.value;
+    surface.n.map((n, i) => [n, i]).reverse().forEach(([n, i]) => {
+      const tr = body.appendChild(el("tr"));
+      tr.appendChild(el("th", "N=" + count(n) + (num(star) && n === Math.ceil(star) ? " (N*)" : ""), "text"));
+      states[i].forEach((s, j) => {
+        const td = tr.appendChild(el("td", undefined, "s-" + s));
+        td.title = "N=" + count(n) + ", " + count(surface.volumes[j]) + " queries/day: " + SURFACE_TEXT[s];
+      });
+    });
+    const corner = surface.corner[state.scenario];
+    note.textContent = corner && num(corner.always_cheaper_above)
+      ? "At " + state.scenario + " GPU prices: non-inferior and cheaper from N=" + count(corner.n) + " and " +
+        vol(corner.always_cheaper_above) + " on (first cheaper at " + vol(corner.daily_volume) + "; whole GPUs make the edge step)."
+      : corner ? "At " + state.scenario + " GPU prices, self-hosting never costs less than the API: " + (corner.reason || "")
+               : "Never non-inferior with the data available: no volume makes fine-tuning win.";
+  }
+
+  function renderCurve(t) {
+    const curve = renderCurveControls(t);
+    const has = curve && curve.status === "ok";
+    document.getElementById("curve-body").hidden = !has;
+    document.getElementById("curve-verdict").textContent = curve ? curve.verdict : "No LoRA cell for this task.";
+    if (!has) {
+      if (charts["chart-curve"]) { charts["chart-curve"].destroy(); delete charts["chart-curve"]; }
+      return;
+    }
+    renderCurveChart(t, curve); renderCurveTable(t, curve); renderSurface(curve);
+  }
+
   function render() {
     const t = task();
     document.getElementById("task-title").textContent = t.name;
@@ -304,10 +506,12 @@
     document.getElementById("scenario-note").textContent = Object.entries(D.pricing.hardware)
       .map(([h, r]) => h + " " + usd(r[state.scenario]) + "/h").join(" · ");
     const msgs = t.flags.map((f) => f === "partial_data" ? "Partial data: " + (t.partial_reason || "") :
-      f === "stand_in" ? "Some API cells were answered by a local stand-in, not the API." : "Smoke profile: not results.");
+      f === "stand_in" ? "Some API cells were answered by a local stand-in, not the API." :
+      f === "incomplete" ? "Some cells are incomplete (too many questions without an answer): shown with their " +
+        "missing share, left out of every comparison, the Pareto front and the curves." : "Smoke profile: not results.");
     flagList(document.getElementById("task-flags"), msgs);
     renderLeaderboard(t); renderScatter(t); renderTco(t); renderErrors(t); renderLatency(t); renderLoss(t);
-    renderComparisons(t); renderBreakEven(t); renderSamples(t);
+    renderComparisons(t); renderBreakEven(t); renderCurve(t); renderSamples(t);
   }
 
   renderHeader();

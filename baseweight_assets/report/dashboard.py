@@ -112,7 +112,8 @@ def _curves_section(tasks: dict[str, dict], bench: BenchConfig, smoke: bool) -> 
     for tid, s in tasks.items():
         curves = s.pop("curves", None) or {}
         for curve in curves.values():
-            curve["verdict"] = curve_verdict(curve, smoke=smoke, partial=s["partial_reason"],
+            partial = (s["partial_reason"] or "").strip().rstrip(".") or None  # the sentence adds its own stop
+            curve["verdict"] = curve_verdict(curve, smoke=smoke, partial=partial,
                                              scenario=s["default_scenario"],
                                              min_volume=min(s["tco_curves"]["volumes"]))
         by_task[tid] = curves

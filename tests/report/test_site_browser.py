@@ -2,6 +2,7 @@
 
 import functools
 import http.server
+import math
 import shutil
 import tempfile
 import threading
@@ -14,7 +15,7 @@ from report_fixtures import HOSTILE, REPO
 pytestmark = pytest.mark.browser
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-CANVASES = ["chart-cross", "chart-scatter", "chart-tco", "chart-errors", "chart-latency", "chart-loss"]
+CANVASES = ["chart-cross", "chart-scatter", "chart-tco", "chart-errors", "chart-latency", "chart-loss", "chart-curve"]
 
 
 @pytest.fixture(scope="module")
@@ -137,4 +138,81 @@ def test_dashboard_works_from_file_url(served_site, driver):
     charts = _charts(driver)
     assert all(c["points"] > 0 and c["ink"] > 0 for c in charts.values()), charts
     assert HOSTILE in [e.text for e in driver.find_elements("css selector", "pre.model-output")]
+    assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def _texts(driver, selector):
+    return [e.text for e in driver.find_elements("css selector", selector)]
+
+
+def _surface_states(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#surface tbody td')].map(td => td.className)")
+
+
+def test_incomplete_cells_statistics_and_curves_in_headless_chromium(served_site, driver, dashboard):
+    driver.get(served_site[0])
+    _select(driver, "task-select", "banking77")
+    _select(driver, "scenario-select", "mid")
+    task = dashboard["tasks"]["banking77"]
+
+    # the revoked-key cell: shown as incomplete with its missing share and reason, in no chart or comparison
+    revoked = "gpt-5.4-nano__5-shot"
+    row = driver.find_element("css selector", f"#leaderboard tr[data-variant='{revoked}']")
+    assert row.get_attribute("class") == "incomplete"
+    assert "incomplete · 100% missing" in row.text and "nothing scored" in row.text and "HTTP 401" in row.text
+    label = "GPT-5.4 Nano · 5-shot"
+    assert label not in driver.find_element("id", "comparisons").text
+    scatter = driver.execute_script("return Chart.getChart('chart-scatter').data.datasets.flatMap(d => d.data)"
+                                    ".map(p => p.name)")
+    assert label not in scatter and len(scatter) > 0
+    assert "GPT-5.4 Nano · 5-shot" in driver.find_element("id", "cross-table").text  # listed as not compared
+    assert "incomplete" in driver.find_element("id", "flags").text
+
+    # the statistics are stated next to their tables
+    rules = driver.find_element("id", "comparisons-rule").text
+    assert "Holm (1979) across the 5 comparisons" in rules and "picked on the test set" in rules
+    assert "seed 0" in rules and "2/201" in rules
+    assert "not corrected across tasks" in driver.find_element("id", "cross-rule").text
+    header = _texts(driver, "#comparisons th")
+    assert {"p (Holm)", "p (selection, pairs)", "MDE"} <= set(header)
+
+    # verdicts in the cross-task summary, one per task and open model
+    verdicts = _texts(driver, "#verdicts li")
+    curves = dashboard["curves"]["by_task"]
+    assert len(verdicts) == sum(len(by) for by in curves.values())
+    assert curves["banking77"]["qwen3-8b"]["verdict"] in verdicts[0]
+
+    # the curve: points with CIs, the fit, API bands, N*; its table and the break-even heat map
+    curve = curves["banking77"]["qwen3-8b"]
+    assert driver.find_element("id", "curve-verdict").text == curve["verdict"]
+    legend = driver.execute_script("return Chart.getChart('chart-curve').data.datasets.map(d => d.label)")
+    assert any(t.startswith("fit: m = a + b ln N") for t in legend)
+    assert any(t.startswith(f"N* = {math.ceil(curve['n_star']['value']):,}") for t in legend)
+    assert "GPT-5.4 Mini (zero-shot) (best API)" in legend
+    rows = driver.find_elements("css selector", "#curve-table tbody tr")
+    assert len(rows) == len(curve["points"]) + len(curve["skipped"]) + len(curve["not_plotted"])
+    mid = _surface_states(driver)
+    surface = curve["surface"]
+    assert len(mid) == len(surface["n"]) * len(surface["volumes"])
+    want = [f"s-{s}" for row in reversed(surface["states"]["mid"]) for s in row]
+    assert mid == want
+    assert "(N*)" in driver.find_element("id", "surface").text
+
+    # the scenario switch moves the surface; the model switch changes the curve
+    _select(driver, "scenario-select", "high")
+    high = _surface_states(driver)
+    assert high == [f"s-{s}" for row in reversed(surface["states"]["high"]) for s in row] and high != mid
+    before = _charts(driver)["chart-curve"]["data"]
+    _select(driver, "curve-model-select", "smollm2-135m")
+    assert driver.find_element("id", "curve-verdict").text == curves["banking77"]["smollm2-135m"]["verdict"]
+    after = _charts(driver)["chart-curve"]
+    assert after["data"] != before and after["points"] > 0 and after["ink"] > 0
+    assert "3 · sd" in driver.find_element("id", "leaderboard").text  # training seeds of the SmolLM2 LoRA cells
+
+    # code task: the sandbox backend of each cell is shown; McNemar is the test for pass@1
+    _select(driver, "task-select", "mbpp")
+    assert "sandbox: bubblewrap+cgroup-v1" in driver.find_element("id", "leaderboard").text
+    assert "mcnemar" in driver.find_element("id", "comparisons").text
+    assert not driver.find_element("id", "curve-model-select").find_element("xpath", "..").is_displayed()
     assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
