@@ -171,14 +171,21 @@ def _cost(cell: dict, scores: dict, model, bench: BenchConfig, volume: int) -> d
     return out
 
 
+def _seed_completeness(scores: dict) -> list[tuple[str, dict | None]]:
+    """(label, completeness) per training seed, or the cell's own with one seed (``scoring.seeded.score_cell``
+    keeps seed 0's counts at the top level and sets ``complete`` False when ANY seed is incomplete)."""
+    per_seed = scores.get("per_seed") or []
+    if len(per_seed) > 1:
+        return [(f"training seed {s.get('seed', i)}: ", s.get("completeness")) for i, s in enumerate(per_seed)]
+    return [("", scores.get("completeness"))]
+
+
 def _incomplete_reason(scores: dict) -> str | None:
     """Why a scored cell is incomplete (module docstring), or None when it is complete."""
     reasons = []
     if scores.get("status") == "incomplete":
         reasons.append(scores.get("reason") or "scoring marked the cell incomplete")
-    seeds = [("", scores.get("completeness"))] + [(f"training seed {s.get('seed', i)}: ", s.get("completeness"))
-                                                  for i, s in enumerate(scores.get("per_seed") or [])]
-    for prefix, comp in seeds:
+    for prefix, comp in _seed_completeness(scores):
         if not comp or comp.get("complete") is not False:
             continue
         share = comp.get("missing_share")
@@ -186,7 +193,20 @@ def _incomplete_reason(scores: dict) -> str | None:
                 + (f" ({share:.1%}, threshold {comp.get('threshold', 0):.1%})" if share is not None else ""))
         first = next(iter(comp.get("missing_examples") or []), None)
         reasons.append(text + (f", e.g. {first.get('error')}" if first and first.get("error") else ""))
+    if not reasons and (scores.get("completeness") or {}).get("complete") is False:
+        reasons.append("scoring marked the cell incomplete")
     return "; ".join(reasons) or None
+
+
+def _completeness_block(scores: dict) -> dict | None:
+    """The cell's completeness; with several training seeds, the counts of the seed missing the most."""
+    seeds = [c for _, c in _seed_completeness(scores) if c]
+    if not seeds:
+        return None
+    worst = max(seeds, key=lambda c: c.get("missing_share") or 0.0)
+    block = {k: worst.get(k) for k in ("n_sampled", "n_scored", "n_missing", "missing_share", "threshold")}
+    return block | {"complete": all(c.get("complete") is not False for c in seeds)
+                    and (scores.get("completeness") or {}).get("complete") is not False}
 
 
 def _metric_block(scores: dict) -> dict:
@@ -220,12 +240,10 @@ def _cell(task: TaskConfig, variant: str, scores: dict, adapter: dict | None, be
         raise ValueError(f"task {task.id!r} variant {variant!r}: scores lack {missing}")
     run = scores["run"] or {}
     incomplete = _incomplete_reason(scores)
-    comp = scores.get("completeness")
     cell = base | {
         "status": "incomplete" if incomplete else "ok", "reason": incomplete or scores.get("reason"),
         "metric": _metric_block(scores),
-        "completeness": {k: comp.get(k) for k in ("n_sampled", "n_scored", "n_missing", "missing_share",
-                                                   "threshold", "complete")} if comp else None,
+        "completeness": _completeness_block(scores),
         "correct_share": correct_share(scores["per_example"]) if scores["per_example"] else None,
         "secondary": scores.get("secondary") or {}, "error_counts": scores.get("error_counts") or {},
         "latency": {k: _finite(run.get(k)) for k in ("latency_p50_s", "latency_p95_s", "ttft_p50_s",

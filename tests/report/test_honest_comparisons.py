@@ -4,7 +4,7 @@ seed-aware CIs; self-hosted cost at saturated throughput."""
 import pytest
 
 from report_fixtures import (
-    N_RESAMPLES, REVOKED, make_scores, revoked_key_scores, task_inputs)
+    N_RESAMPLES, REVOKED, make_scores, question_ids, revoked_key_scores, task_inputs)
 from baseweight_assets.curves.seeds import seeded_paired
 from baseweight_assets.report.dashboard import build_dashboard, validate_dashboard
 from baseweight_assets.report.summary import summarize_task
@@ -51,6 +51,61 @@ def test_revoked_key_api_cell_never_reaches_a_headline(bench):
     row = dash["cross_task"]["rows"][0]
     assert row["best_api"] == MINI0 and row["incomplete"] == [NANO5]
     assert NANO5 not in {row["best"], row["best_lora"], row["best_api"]}
+
+
+def _prepared(n: int = 120) -> dict:
+    """A banking77-like test pool whose gold labels are the fixtures' (so scored rows pair with their cells)."""
+    ids = question_ids("banking77", n)
+    pool = [{"id": q, "question_id": q, "gold": "card_arrival" if i % 2 else "top_up", "fields": {}, "meta": {}}
+            for i, q in enumerate(ids)]
+    return {"splits": {"test_pool": pool}, "test_seeds": [ids], "labels": ["card_arrival", "top_up", "cash_withdrawal"]}
+
+
+def _run(n_requests: int) -> dict:
+    return {"wall_s": 3.0, "throughput_qps": 4.0, "saturated_qps": None, "latency_p50_s": 0.3, "latency_p95_s": 0.5,
+            "ttft_p50_s": 0.1, "latency_n": 3, "hardware": None, "served_by": "openai", "stand_in": False,
+            "spend_usd": 0.0, "total_input_tokens": 310 * n_requests, "total_output_tokens": 8 * n_requests,
+            "total_cached_input_tokens": 0, "n_requests": n_requests}
+
+
+def test_revoked_key_scored_by_score_predictions_reaches_no_headline(bench):
+    from baseweight_assets.scoring.score import score_predictions
+    prepared = _prepared()
+    rows = [{"id": q, "question_id": q, "output": "", "error": REVOKED} for q in question_ids("banking77", 120)]
+    revoked = score_predictions(bench.tasks["banking77"], prepared, rows, labels=prepared["labels"],
+                                n_bootstrap=N_RESAMPLES)
+    scores, adapters = task_inputs("banking77")
+    scores[NANO5] = revoked | {"status": "ok", "reason": None, "run": _run(120)}
+    summary = _summarize(bench, scores, adapters)
+    cell = summary["cells"][NANO5]
+    assert cell["status"] == "incomplete" and cell["metric"]["value"] is None and REVOKED in cell["reason"]
+    assert cell["error_counts"]["missing"] == 120 and cell["completeness"]["missing_share"] == 1.0
+    assert NANO5 not in _everything_compared(summary)
+    row = _dashboard(bench, summary)["cross_task"]["rows"][0]
+    assert row["best_api"] == MINI0 and row["incomplete"] == [NANO5]
+
+
+def test_seed_missing_answers_through_score_cell_names_that_seed(bench):
+    from baseweight_assets.scoring.seeded import score_cell
+    prepared = _prepared()
+    ids = question_ids("banking77", 120)
+    gold = {ex["question_id"]: ex["gold"] for ex in prepared["splits"]["test_pool"]}
+    rows = [{"id": f"{q}-s{s}", "question_id": q, "seed": s, "output": gold[q], "finish_reason": "stop",
+             "error": "HTTP 500: retries exhausted" if s == 1 and i < 9 else None}
+            for s in (0, 1, 2) for i, q in enumerate(ids)]
+    cell_scores = score_cell(bench.tasks["banking77"], prepared, rows, labels=prepared["labels"], n_bootstrap=N_RESAMPLES)
+    assert cell_scores["completeness"]["complete"] is False and cell_scores["completeness"]["n_missing"] == 0  # seed 0's
+    scores, adapters = task_inputs("banking77")
+    scores["qwen3-8b__lora-500"] = cell_scores | {"status": "ok", "reason": None,
+                                                  "run": _run(360) | {"hardware": "H100-SXM", "saturated_qps": 17.0}}
+    summary = _summarize(bench, scores, adapters)
+    cell = summary["cells"]["qwen3-8b__lora-500"]
+    assert cell["status"] == "incomplete"
+    assert cell["reason"] == "training seed 1: 9 of 120 sampled questions missing (7.5%, threshold 2.0%), e.g. HTTP 500: retries exhausted"
+    assert cell["completeness"]["n_missing"] == 9 and cell["completeness"]["complete"] is False
+    assert cell["metric"]["n_seeds"] == 3
+    assert "qwen3-8b__lora-500" not in _everything_compared(summary)  # nor a measured curve point
+    assert 500 in {p["n"] for p in summary["curves"]["qwen3-8b"]["skipped"]}
 
 
 def test_an_incomplete_cell_is_not_compared_even_when_its_scored_part_looks_best(bench):
