@@ -69,3 +69,11 @@ def test_fpb_line_without_label(tmp_path, make_task, classification_spec):
     spec["source"]["offline"].update({"options": {"agreement": "50"}})
     with pytest.raises(DataError, match=r"Sentences_50Agree\.txt: row 2: field 'label'"):
         load_raw(make_task(spec), tmp_path)
+
+
+def test_loader_options_are_checked_when_loading(tmp_path, make_task, classification_spec):
+    (tmp_path / "data").mkdir()
+    spec = classification_spec("fpb-typo", {}, "fpb", labels=["negative", "neutral", "positive"])
+    spec["source"]["offline"].update({"options": {"agreemnt": "50"}})
+    with pytest.raises(DataError, match=r"task 'fpb-typo': source\.offline\.options\.agreemnt: Extra inputs"):
+        load_raw(make_task(spec), tmp_path)
