@@ -46,6 +46,11 @@
   function pct(v) { return num(v) ? (100 * v).toFixed(v < 0.1 ? 1 : 0) + "%" : "–"; }
   function pval(v) { return num(v) ? (v < 0.001 ? v.toExponential(1) : v.toFixed(3)) : "–"; }
   function count(v) { return num(v) ? Math.round(v).toLocaleString("en-US") : "–"; }
+  // a p (selection) at its family's floor says "not resolvable with this many permutations", not "no effect"
+  function selP(p, m, floor) {
+    if (!num(p)) return "–";
+    return pval(p) + " (" + m + (num(floor) && p <= floor * (1 + 1e-9) ? ", at the floor" : "") + ")";
+  }
   function sc(cell) { return cell.cost && cell.cost.by_scenario ? cell.cost.by_scenario[state.scenario] : undefined; }
   function color(t, key) { return PALETTE[t.order.indexOf(key) % PALETTE.length]; }
   function badges(parent, flags) { (flags || []).forEach((f) => parent.appendChild(el("span", FLAG_TEXT[f] || f, "badge"))); }
@@ -110,7 +115,7 @@
       const flags = el("span");
       badges(flags, r.flags);
       const ci = num(r.paired_ci[0]) ? " [" + fmt(r.paired_ci[0]) + ", " + fmt(r.paired_ci[1]) + "]" : "";
-      const sel = num(r.p_selection) ? pval(r.p_selection) + " (" + r.selection_m + " pairs)" : "–";
+      const sel = selP(r.p_selection, r.selection_m + " pairs", r.selection_p_floor);
       return [r.name, r.metric_label, best(r.best_lora), fmt(r.best_lora_metric), best(r.best_api),
               fmt(r.best_api_metric), fmt(r.lora_minus_api) + ci, pval(r.p_value), sel,
               num(r.cost_per_1k_correct_ratio) ? r.cost_per_1k_correct_ratio.toFixed(1) + "×" : "–",
@@ -311,7 +316,7 @@
       const p = c.paired || {};
       const ci = num(p.ci_lo) ? "[" + fmt(p.ci_lo) + ", " + fmt(p.ci_hi) + "]" + (p.ci_method === "seeded_paired" ? " †" : "")
         : (p.error ? "n/a: " + p.error : "–");
-      const sel = num(c.p_selection) ? pval(c.p_selection) + " (" + c.selection_m + ")" : "–";
+      const sel = selP(c.p_selection, c.selection_m, c.selection_p_floor);
       return [c.kind.replace(/_/g, " "), label(t.cells[c.a]), label(t.cells[c.b]), fmt(c.metric_a), fmt(c.metric_b),
               fmt(c.diff), ci, pval(c.p_value), p.test || "–", pval(c.p_holm), sel, fmt(p.mde),
               num(c.cost_per_1k_correct_ratio) ? c.cost_per_1k_correct_ratio.toFixed(2) + "×" : "–"];

@@ -176,6 +176,10 @@ def test_incomplete_cells_statistics_and_curves_in_headless_chromium(served_site
     assert "not corrected across tasks" in driver.find_element("id", "cross-rule").text
     header = _texts(driver, "#comparisons th")
     assert {"p (Holm)", "p (selection, pairs)", "MDE"} <= set(header)
+    # 20 LoRA x API pairs at 200 permutations cannot adjust below 40/201: said, not read as "no effect"
+    api_rows = [r for r in _texts(driver, "#comparisons tbody tr") if r.startswith("lora vs api")]
+    assert api_rows and all("0.199 (20, at the floor)" in r for r in api_rows)
+    assert "0.199 (20 pairs, at the floor)" in driver.find_element("id", "cross-table").text
 
     # verdicts in the cross-task summary, one per task and open model
     verdicts = _texts(driver, "#verdicts li")
