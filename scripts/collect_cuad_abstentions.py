@@ -2,7 +2,7 @@
 really writes for CUAD windows whose clause is ABSENT, under the real CUAD prompt (prompts/cuad, zero-shot).
 
 The windows are built with the repo's own data code (the offline CUAD release under BASEWEIGHT_DATA_DIR,
-``splits.build_pools`` -> ``cuad_rows.contract_split`` -> ``cuad_rows.test_rows``) from test contracts, one
+``data.pools.build_pools`` -> the extraction kind's pools -> ``windowed_documents.test_rows``) from test contracts, one
 absent-clause question per clause type (seeded pick): 24 windows as the smoke profile cuts them (160 words,
 what the main job gives this model) and 8 as the full profile does (750 words). Generation is greedy with
 the model's chat template and ``--max-new-tokens`` (the smoke profile's 48), on one thread.
@@ -29,9 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from baseweight_assets.config import load_bench_config  # noqa: E402
-from baseweight_assets.data import cuad_rows  # noqa: E402
+from baseweight_assets.data import windowed_documents  # noqa: E402
+from baseweight_assets.data.pools import build_pools  # noqa: E402
 from baseweight_assets.data.raw import load_raw  # noqa: E402
-from baseweight_assets.data.splits import build_pools  # noqa: E402
+from baseweight_assets.tasks import kind_of  # noqa: E402
 from baseweight_assets.prompting import PromptTemplate  # noqa: E402
 
 FIXTURE = REPO / "tests" / "scoring" / "fixtures" / "smollm2_cuad_abstentions.json"
@@ -43,8 +44,10 @@ def absent_windows(n: int, profile_name: str, seed: int) -> tuple[list[dict], Pr
     cfg = load_bench_config(REPO / "configs")
     task = cfg.run.profiles[profile_name].apply_to_task(cfg.tasks["cuad"])
     raw = load_raw(task, Path(os.environ["BASEWEIGHT_DATA_DIR"]))  # set by scripts/env.sh
-    pools, _ = build_pools(task, raw)
-    contracts, question_pools, _ = cuad_rows.contract_split(task, raw, pools["questions"])
+    kind = kind_of(task)
+    pools, _ = build_pools(task, raw, lambda r: kind.example(task.id, r, None))
+    contracts = kind.documents(task, raw)
+    question_pools = kind.refine_pools(task, pools, contracts, {})
     rng = random.Random(seed)
     by_type: dict[str, list[dict]] = {}
     for q in question_pools["test"]:
@@ -54,7 +57,8 @@ def absent_windows(n: int, profile_name: str, seed: int) -> tuple[list[dict], Pr
     rng.shuffle(picked)
     windows = []
     for q in picked[:n]:
-        rows, _, _ = cuad_rows.test_rows(task.id, q, contracts[q["meta"]["title"]], task.windows, task.windows.max_windows)
+        rows, _, _ = windowed_documents.test_rows(task.id, q, contracts[q["meta"]["title"]], task.windows,
+                                                  task.windows.max_windows)
         windows.append(rng.choice(rows))
     return windows, PromptTemplate.load(cfg.prompts_dir, task, None)
 

@@ -25,6 +25,7 @@ def build_resources(settings: Settings, stages: tuple[Stage, ...] = STAGES) -> d
             profile=settings.profile,
             use_hub=settings.use_hub,
             hardware_override=settings.hardware_override,
+            allow_unsandboxed_code=settings.allow_unsandboxed_code,
         ),
         "layout": layout_resource(settings),
         "model_store": ModelStoreResource(models_cache=str(settings.models_cache)),

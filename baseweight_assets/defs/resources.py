@@ -34,6 +34,7 @@ class BenchResource(dg.ConfigurableResource):
     profile: str = "smoke"
     use_hub: bool = False
     hardware_override: str | None = None  # BASEWEIGHT_HARDWARE: price this machine as this pricing.yaml key
+    allow_unsandboxed_code: bool = False  # BASEWEIGHT_ALLOW_UNSANDBOXED_CODE=1: run generated code without bubblewrap
 
     @cached_property
     def config(self) -> BenchConfig:

@@ -21,6 +21,7 @@ from pathlib import Path
 from baseweight_assets.config.errors import ConfigError
 from baseweight_assets.config.loader import load_model_file
 from baseweight_assets.config.schema import RunDefaults, TaskConfig
+from baseweight_assets.scoring.sandbox import SandboxUnavailable
 from baseweight_assets.scoring.score import score_predictions
 from baseweight_assets.tasks import kind_of
 
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-example", action="store_true", help="include the per-question entries")
     parser.add_argument("--incomplete-threshold", type=float, default=None,
                         help="largest missing share of a complete result (default: run_defaults.yaml's)")
+    parser.add_argument("--allow-unsandboxed", action="store_true",
+                        help="code tasks: run generated programs even without bubblewrap (recorded in the output)")
     args = parser.parse_args(argv)
     try:
         task = load_model_file(args.configs / "tasks" / f"{args.task}.yaml", TaskConfig)
@@ -122,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             labels = sorted({ex["gold"] for ex in prepared["splits"]["test_pool"]})
         threshold = args.incomplete_threshold if args.incomplete_threshold is not None else _threshold(args.configs)
         result = score_predictions(task, prepared, rows, labels=labels, n_bootstrap=args.n_bootstrap,
-                                   seed=args.seed, workers=args.workers, incomplete_threshold=threshold)
+                                   seed=args.seed, workers=args.workers, incomplete_threshold=threshold,
+                                   allow_unsandboxed=args.allow_unsandboxed)
         result["notes"] = notes + result["notes"]
-    except (ConfigError, InputError, ValueError) as exc:
+    except (ConfigError, InputError, ValueError, SandboxUnavailable) as exc:
         print(f"baseweight-score: {exc}", file=sys.stderr)
         return 2
     if not args.per_example:

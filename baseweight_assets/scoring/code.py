@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from baseweight_assets.scoring.parsing import extract_code
 from baseweight_assets.scoring.passk import pass_at_k
-from baseweight_assets.scoring.sandbox import SandboxLimits, run_programs
+from baseweight_assets.scoring.sandbox import SandboxLimits, isolation_backend, memory_bound_mb, run_programs
+from baseweight_assets.scoring.sandbox_judge import plan_test
 
 
 def check_gold(gold: object, where: str) -> dict:
@@ -24,17 +25,24 @@ def check_gold(gold: object, where: str) -> dict:
     return {"test_list": gold["test_list"], "test_setup_code": setup}
 
 
-def execute_rows(rows: list[dict], golds: list[dict], limits: SandboxLimits, workers: int | None) -> list[str]:
-    """Sandbox status (or "missing") for each row, in order; failed requests are not executed."""
+def execute_rows(rows: list[dict], golds: list[dict], limits: SandboxLimits, workers: int | None, *,
+                 allow_unsandboxed: bool = False) -> tuple[list[str], dict]:
+    """(sandbox status, or "missing", for each row in order; the sandbox record the scores carry: which isolation
+    ran the programs, the memory bound of one program's whole process tree, and how many tests compare against a
+    value the program itself computes, which the judge cannot seal). Failed requests are not executed."""
     todo = [i for i, r in enumerate(rows) if r.get("error") is None]
     results = run_programs(
         [extract_code(rows[i].get("output") or "") for i in todo], limits, workers,
         tests=[golds[i]["test_list"] for i in todo], setups=[golds[i]["test_setup_code"] for i in todo],
+        allow_unsandboxed=allow_unsandboxed,
     )
     statuses = ["missing"] * len(rows)
     for i, res in zip(todo, results):
         statuses[i] = res.status
-    return statuses
+    backend = results[0].backend if results and results[0].backend else isolation_backend(allow_unsandboxed)
+    unsealed = sum(not plan_test(t).sealed for g in golds for t in g["test_list"])
+    return statuses, {"backend": backend, "memory_bound_mb": memory_bound_mb(limits, backend),
+                      "unsealed_tests": unsealed, "programs_run": len(todo)}
 
 
 def pass_at_ks(samples: dict[str, list[str]], ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:

@@ -141,7 +141,8 @@ def _seed_stats(stat, index: dict[str, int], seeds: list[list[str]]) -> dict:
 
 def score_predictions(task, prepared: dict, rows: list[dict], *, labels: list[str] | None,
                       n_bootstrap: int = 1000, seed: int = 0, sandbox: SandboxLimits | None = None,
-                      workers: int | None = None, incomplete_threshold: float = 0.02) -> dict:
+                      workers: int | None = None, incomplete_threshold: float = 0.02,
+                      allow_unsandboxed: bool = False) -> dict:
     """Score one task x variant (rules in the module docstring).
 
     Returns {"metric_id", "metric", "ci_lo", "ci_hi", "n", "n_clusters", "seed_values", "seed_mean",
@@ -165,7 +166,8 @@ def score_predictions(task, prepared: dict, rows: list[dict], *, labels: list[st
                      "left out of the metric, its CI and the comparisons")
 
     scored = kind.score(ScoringInput(task, scored_ids, gold, grouped, windows, pool,
-                                     labels or prepared.get("labels") or task.labels, sandbox, workers))
+                                     labels or prepared.get("labels") or task.labels, sandbox, workers,
+                                     allow_unsandboxed))
     per_example, secondary = scored.per_example, scored.secondary
     notes += scored.notes
     cluster = _clusters(task, pool)

@@ -51,7 +51,8 @@ class CodeKind(TaskKind):
         limits = given.sandbox or given.task.sandbox.limits()
         flat = [(qid, row) for qid in given.ids for row in given.rows[qid]]
         golds = [code.check_gold(given.gold[qid], f"question {qid}") for qid, _ in flat]
-        statuses = code.execute_rows([row for _, row in flat], golds, limits, given.workers)
+        statuses, sandbox = code.execute_rows([row for _, row in flat], golds, limits, given.workers,
+                                              allow_unsandboxed=given.allow_unsandboxed)
         samples: dict[str, list[str]] = defaultdict(list)
         categories: dict[str, list[str]] = defaultdict(list)
         for (qid, row), status in zip(flat, statuses):
@@ -59,7 +60,7 @@ class CodeKind(TaskKind):
             categories[qid].append(code_category(status, row.get("finish_reason")))
         per_example = [{"question_id": q, "correct": sum(s == "pass" for s in samples[q]) / len(samples[q]),
                         "category": categories[q][0], "parsed": None} for q in given.ids]
-        return KindScores(per_example, code.pass_at_ks({q: samples[q] for q in given.ids}))
+        return KindScores(per_example, {**code.pass_at_ks({q: samples[q] for q in given.ids}), "sandbox": sandbox})
 
     def gold_from_record(self, record: dict, where: str) -> dict:
         gold = record["gold"]

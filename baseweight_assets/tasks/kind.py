@@ -54,6 +54,7 @@ class ScoringInput:
     labels: list[str] | None  # closed label set from the caller, the prepared splits or the config
     sandbox: SandboxLimits | None = None
     workers: int | None = None
+    allow_unsandboxed: bool = False  # run generated code without bubblewrap (an explicit opt-in, recorded)
 
 
 @dataclass

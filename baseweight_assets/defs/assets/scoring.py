@@ -10,7 +10,6 @@ from baseweight_assets.defs.assets.common import resolve_cell, skipped, status_m
 from baseweight_assets.defs.resources import BenchResource
 from baseweight_assets.defs.stage_wiring import BuildContext
 from baseweight_assets.pipeline.stages import Stage
-from baseweight_assets.scoring.sandbox import SandboxLimits
 from baseweight_assets.scoring.seeded import score_cell as score_seeded_cell
 
 
@@ -40,9 +39,9 @@ def score_cell(context: dg.AssetExecutionContext, bench: BenchResource, prepared
     result = score_seeded_cell(
         task, prepared_splits, predictions["rows"], labels=prepared_splits.get("labels"),
         n_bootstrap=bench.bootstrap_resamples, seed=bench.config.run.bootstrap_seed,
-        sandbox=(SandboxLimits.from_task(task.sandbox, bench.profile_config.sandbox_timeout_s or None)
-                 if task.task_type == "code" else None),
+        sandbox=task.sandbox.limits(bench.profile_config.sandbox_timeout_s or None),
         incomplete_threshold=bench.config.run.incomplete_threshold,
+        allow_unsandboxed=bench.allow_unsandboxed_code,
     )
     run = dict(predictions.get("run") or {})
     # token totals of one answering pass (seed 0's adapter for a LoRA cell): what one query costs
@@ -53,6 +52,7 @@ def score_cell(context: dg.AssetExecutionContext, bench: BenchResource, prepared
     run["n_requests"] = len(rows)
     value = {"status": "ok", "reason": None, **ident, **result, "run": run,
              "samples": raw_samples(rows, result["per_example"]),
+             "sandbox": (result.get("secondary") or {}).get("sandbox"),
              "provenance": prepared_splits.get("provenance"), "profile": bench.profile,
              "prompt_hash": prepared_splits.get("prompt_hash"), "few_shot_hash": prepared_splits.get("few_shot_hash")}
     return dg.Output(value, metadata={
