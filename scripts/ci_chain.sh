@@ -7,7 +7,7 @@ source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 export BASEWEIGHT_PROFILE=smoke
 task=fpb
-variant=smollm2-135m__lora-500
+variant=smollm2-135m__lora-8
 python -m baseweight_assets.cli.chain "$task" "$variant" > "${TMPDIR:-/tmp}/baseweight-chain.txt"
 while IFS= read -r step; do
   echo "[chain] $step"

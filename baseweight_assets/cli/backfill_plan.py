@@ -116,3 +116,25 @@ def graphql_params(defs: dg.Definitions, target: Target, title: str, tags: dict[
 
 def count(target: Target) -> int:
     return sum(1 if v is None else len(v) for v in target.values())
+
+
+def run_order(defs: dg.Definitions, target: Target) -> list[tuple[tuple[str, ...], str | None]]:
+    """The target as runs in dependency order, grouped the way an asset backfill groups them: an asset joins the run
+    of a parent that has the same partitions definition and partition key (raw data and its prepared splits; a
+    cell's predictions and its scores); anything else starts a run of its own."""
+    graph = defs.resolve_asset_graph()
+    runs: list[tuple[list[str], str | None, str]] = []  # (assets, partition, partitions-definition identity)
+    for key in graph.toposorted_asset_keys:
+        name = key.to_user_string()
+        if name not in target:
+            continue
+        pdef = graph.get(key).partitions_def
+        same = pdef.get_serializable_unique_identifier() if pdef else ""
+        parents = {p.to_user_string() for p in graph.get(key).parent_keys}
+        for partition in target[name] if target[name] is not None else [None]:
+            run = next((r for r in runs if r[1] == partition and r[2] == same and parents & set(r[0])), None)
+            if run is None:
+                runs.append(([name], partition, same))
+            else:
+                run[0].append(name)
+    return [(tuple(assets), partition) for assets, partition, _ in runs]

@@ -14,6 +14,7 @@ import sys
 
 import dagster as dg
 
+from baseweight_assets.cli.backfill_plan import run_order
 from baseweight_assets.pipeline.stages import STAGES, Stage, materialized
 
 Step = tuple[tuple[str, ...], str | None]  # (asset keys, partition key)
@@ -65,15 +66,13 @@ def chain_steps(defs: dg.Definitions, leaf: str, partition: str, stages: tuple[S
     needed: dict = {}
     _upstream(graph, key, partition, needed, wanted)
     _downstream(graph, key, partition, needed, wanted)
-    order = {k: i for i, k in enumerate(graph.toposorted_asset_keys)}
-    steps: list[Step] = []
-    for k, p in sorted(needed, key=lambda kp: order[kp[0]]):
-        pdef = graph.get(k).partitions_def
-        if steps and steps[-1][1] == p and graph.get(dg.AssetKey(steps[-1][0][-1])).partitions_def == pdef:
-            steps[-1] = (steps[-1][0] + (k.to_user_string(),), p)
+    target: dict[str, list[str] | None] = {}
+    for k, p in needed:
+        if p is None:
+            target[k.to_user_string()] = None
         else:
-            steps.append(((k.to_user_string(),), p))
-    return steps
+            target.setdefault(k.to_user_string(), []).append(p)
+    return run_order(defs, target)
 
 
 def main(argv: list[str] | None = None) -> int:

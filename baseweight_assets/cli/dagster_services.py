@@ -25,6 +25,8 @@ from typing import Iterator
 
 import yaml
 
+from baseweight_assets.inference.servers import watched
+
 CODE_LOCATION = "baseweight"
 DEFINITIONS_MODULE = "baseweight_assets.definitions"
 # Dagster's backfill daemon re-evaluates backfills every DEFAULT_DAEMON_INTERVAL_SECONDS (30 s, a module constant in
@@ -78,10 +80,12 @@ class Service:
 
 
 def _start(name: str, command: list[str], log: Path, env: dict[str, str], cwd: Path) -> Service:
+    """Under the servers' watchdog: the service (and the run workers a code server starts) die with this process,
+    even when it is killed with ``kill -9``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(watched(command, 15.0), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
     return Service(name, proc, log)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import signal
 import sys
 import time
 import uuid
@@ -126,7 +127,16 @@ def _follow(services, backfill_id: str, started: float, out=sys.stdout) -> str:
         time.sleep(POLL_S)
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, ``kill``) takes the same path as Ctrl-C: cancel the backfill, stop the services."""
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, raise_interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _interrupt_on_sigterm()
     parser = argparse.ArgumentParser(prog="baseweight-run", description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="model ids (default: run_defaults.default_models)")
     parser.add_argument("--tasks", nargs="*", help="task ids (default: every configs/tasks/*.yaml)")

@@ -39,6 +39,12 @@ PIDFILE_SUFFIX = ".pid"
 _VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
 
+def watched(command: list[str], grace_s: float) -> list[str]:
+    """``command`` run under the watchdog (``server_watchdog.py``): it leads a new process group and takes the whole
+    group down when this process dies, even by ``kill -9``. Start the result with ``start_new_session=True``."""
+    return [sys.executable, str(_WATCHDOG), str(os.getpid()), str(grace_s), "--", *command]
+
+
 class ServerStartError(RuntimeError):
     """The server exited or did not become healthy in time; the message quotes the end of its log."""
 
@@ -169,8 +175,7 @@ class ManagedServer:
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, str(_WATCHDOG), str(os.getpid()), str(self.stop_grace_s), "--", *self.command],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True)
+                watched(self.command, self.stop_grace_s), stdout=log, stderr=subprocess.STDOUT, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             log.close()
         try:
