@@ -174,17 +174,24 @@ class Throughput:
 class _Forward:
     """What the engine attention needs for one model forward: the KV buffers, the rows, where to write, the mask."""
 
-    def __init__(self, kv: torch.Tensor, rows: slice, write: int, read: int, valid: torch.Tensor,
-                 prefix: torch.Tensor | None):
+    def __init__(self, kv: torch.Tensor, rows: slice, write: int, read: int, valid: torch.Tensor | None,
+                 prefix: torch.Tensor | None, fused: bool):
         self.kv = kv  # (layers, 2, batch, kv_heads, capacity, head_dim)
         self.rows = rows
         self.write = write  # first slot written by this forward
         self.read = read  # first slot any of these rows can see (earlier slots are padding for all of them)
-        self.valid = valid  # bool (rows, 1, 1, q, write + q - read): key slot visible to query
+        # bool (rows, 1, 1, q, write + q - read): key slot visible to query; None when no row has padding in the
+        # slots read (then a forward from slot 0 is plain causal attention, and a one-token step sees every slot)
+        self.valid = valid
         self.prefix = prefix  # (layers, 2, kv_heads, prefix_len, head_dim) shared by every row, or None
+        # CUDA kernels: one-token steps without a prefix take the fused kernel, and masked GQA packs the heads
+        # (see _masked_attention). On CPU two small products beat the fused kernel for one-token steps (measured).
+        self.fused = fused
 
     def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
         keys, values = self.kv[layer, 0, self.rows], self.kv[layer, 1, self.rows]
+        out_dtype = q.dtype
+        q = q.to(keys.dtype)
         b, heads, n, d = q.shape
         kv_heads = k.shape[1]
         group = heads // kv_heads
@@ -193,28 +200,70 @@ class _Forward:
         values[:, :, self.write:end] = v
         keys, values = keys[:, :, self.read:end], values[:, :, self.read:end]
         seen = end - self.read
-        # GQA: the `group` query heads sharing a KV head become extra query rows of that head.
-        qg = q.reshape(b, kv_heads, group * n, d)
-        if self.prefix is None:
-            mask = self.valid.expand(b, 1, group, n, seen).reshape(b, 1, group * n, seen)
+        if n > 1:
+            if self.prefix is not None:
+                out = self._prefill_with_prefix(layer, q, keys, values, scale)
+            elif self.valid is None:  # unpadded prompt tokens (read == write): the fused causal kernel
+                out = F.scaled_dot_product_attention(q, keys, values, is_causal=True, scale=scale,
+                                                     enable_gqa=group > 1)
+            else:
+                out = _masked_attention(q, keys, values, self.valid[:, :, 0], scale, self.fused)
+            return out.transpose(1, 2).to(out_dtype)
+        # One new token per row. GQA: the `group` query heads sharing a KV head become rows of that head.
+        qg = q.reshape(b, kv_heads, group, d)
+        if self.prefix is None and self.fused:
+            mask = None if self.valid is None else self.valid[:, :, 0, 0].unsqueeze(2)  # (rows, 1, 1, seen)
             out = F.scaled_dot_product_attention(qg, keys, values, attn_mask=mask, scale=scale)
         else:
-            out = self._attend_with_prefix(layer, qg * scale, keys, values, b, kv_heads, group, n, seen)
-        return out.view(b, kv_heads, group, n, d).reshape(b, heads, n, d).transpose(1, 2)
+            out = self._decode(layer, qg * scale, keys, values)
+        return out.reshape(b, heads, 1, d).transpose(1, 2).to(out_dtype)
 
-    def _attend_with_prefix(self, layer, qg, keys, values, b, kv_heads, group, n, end):
+    def _prefill_with_prefix(self, layer, q, keys, values, scale):
+        """Many queries per row: the fused kernel over [prefix, own keys] (a per-batch copy of the prefix, once per
+        prefill; scores against a long prefix would be far larger than the keys)."""
+        b, n, seen = q.shape[0], q.shape[2], keys.shape[2]
+        pk, pv = self.prefix[layer, 0], self.prefix[layer, 1]
+        plen = pk.shape[1]
+        all_keys = torch.cat([pk.unsqueeze(0).expand(b, -1, -1, -1), keys], dim=2)
+        all_values = torch.cat([pv.unsqueeze(0).expand(b, -1, -1, -1), values], dim=2)
+        own = self.valid[:, :, 0] if self.valid is not None else torch.ones(
+            n, n, dtype=torch.bool, device=q.device).tril().expand(b, 1, n, n)
+        mask = torch.cat([torch.ones(b, 1, n, plen, dtype=torch.bool, device=q.device), own], dim=-1)
+        return _masked_attention(q, all_keys, all_values, mask, scale, self.fused)
+
+    def _decode(self, layer, qg, keys, values):
+        """One query per row, scaled: scores against the row's own keys, against the shared prefix in one product
+        per KV head (the prefix is read once for the whole batch), and one softmax over both."""
+        b, kv_heads, group, d = qg.shape
+        seen = keys.shape[2]
+        s_own = torch.matmul(qg, keys.transpose(-1, -2)).float()  # (rows, kv_heads, group, seen)
+        if self.valid is not None:
+            s_own = s_own.masked_fill(~self.valid[:, :, 0], float("-inf"))
+        if self.prefix is None:
+            return torch.matmul(torch.softmax(s_own, dim=-1).to(values.dtype), values)
         pk, pv = self.prefix[layer, 0], self.prefix[layer, 1]  # (kv_heads, P, d)
-        plen, d = pk.shape[1], pk.shape[2]
-        rows_q = group * n
-        # Scores against the shared prefix: every row's queries in one product per KV head (prefix read once).
-        qh = qg.transpose(0, 1).reshape(kv_heads, b * rows_q, d)
-        s_prefix = torch.matmul(qh, pk.transpose(-1, -2)).view(kv_heads, b, group, n, plen).permute(1, 0, 2, 3, 4)
-        s_own = torch.matmul(qg, keys.transpose(-1, -2)).view(b, kv_heads, group, n, end)
-        s_own = s_own.float().masked_fill(~self.valid, float("-inf"))
+        plen = pk.shape[1]
+        qh = qg.transpose(0, 1).reshape(kv_heads, b * group, d)
+        s_prefix = torch.matmul(qh, pk.transpose(-1, -2)).view(kv_heads, b, group, plen).transpose(0, 1)
         probs = torch.softmax(torch.cat([s_prefix.float(), s_own], dim=-1), dim=-1).to(values.dtype)
-        p_prefix = probs[..., :plen].permute(1, 0, 2, 3, 4).reshape(kv_heads, b * rows_q, plen)
-        out = torch.matmul(probs[..., plen:].reshape(b, kv_heads, rows_q, end), values)
-        return out + torch.matmul(p_prefix, pv).view(kv_heads, b, rows_q, d).transpose(0, 1)
+        p_prefix = probs[..., :plen].transpose(0, 1).reshape(kv_heads, b * group, plen)
+        out = torch.matmul(probs[..., plen:], values)
+        return out + torch.matmul(p_prefix, pv).view(kv_heads, b, group, d).transpose(0, 1)
+
+
+def _masked_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
+                      scale: float, pack_heads: bool) -> torch.Tensor:
+    """SDPA with a (rows, 1, n, seen) mask and GQA. ``pack_heads`` (CUDA, where masked GQA would fall back to the
+    math kernel): the query heads sharing a KV head become rows of that head, the mask repeated per head."""
+    b, heads, n, d = q.shape
+    kv_heads = keys.shape[1]
+    group = heads // kv_heads
+    if group == 1 or not pack_heads:
+        return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=scale, enable_gqa=group > 1)
+    packed_mask = mask.unsqueeze(2).expand(b, 1, group, n, mask.shape[-1]).reshape(b, 1, group * n, -1)
+    out = F.scaled_dot_product_attention(q.reshape(b, kv_heads, group * n, d), keys, values, attn_mask=packed_mask,
+                                         scale=scale)
+    return out.view(b, heads, n, d)
 
 
 _ACTIVE: ContextVar[_Forward | None] = ContextVar("baseweight_engine_forward", default=None)
@@ -261,8 +310,11 @@ def _common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
 
 def _pick_device(device: str) -> torch.device:
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    picked = torch.device(device)
+    if picked.type == "cuda" and picked.index is None:
+        picked = torch.device("cuda", torch.cuda.current_device())
+    return picked
 
 
 def _pick_dtype(dtype, device: torch.device) -> torch.dtype:
@@ -302,7 +354,7 @@ class LocalEngine:
         load_kw = {"device_map": {"": str(self.device)}} if cuda else {}
         model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=self.dtype,
                                                      attn_implementation=ENGINE_ATTENTION, **load_kw)
-        self.base = model.to(self.device).eval()
+        self.base = (model if cuda else model.to(self.device)).eval()  # device_map already placed it on CUDA
         self.peft = None
         self.adapters: dict[str, Path] = {}
         for name, path in (adapters or {}).items():
@@ -312,7 +364,11 @@ class LocalEngine:
         self.kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.max_positions = getattr(cfg, "max_position_embeddings", None)
-        self.slot_bytes = 2 * self.n_layers * self.kv_heads * self.head_dim * torch.finfo(self.dtype).bits // 8
+        # KV cache: the model's dtype on CUDA (bandwidth); fp32 on CPU, where bf16 attention products are slower
+        # than fp32 ones (measured) and the cache is small.
+        self.kv_dtype = self.dtype if cuda else torch.float32
+        self.fused_attention = cuda  # which attention kernels (see _Forward); settable to test the CUDA choices
+        self.slot_bytes = 2 * self.n_layers * self.kv_heads * self.head_dim * torch.finfo(self.kv_dtype).bits // 8
         self.max_batch_size = max_batch_size or (1024 if cuda else 32)
         self.max_batch_tokens = max_batch_tokens or (self._cuda_slot_budget() if cuda else 65_536)
         self.prefill_chunk_tokens = prefill_chunk_tokens or (16_384 if cuda else 2_048)
@@ -556,9 +612,8 @@ class LocalEngine:
     def _compute_prefix(self, tokens: list[int]) -> torch.Tensor:
         kv = self._new_kv(1, len(tokens))
         ids = torch.tensor([tokens], device=self.device)
-        start = torch.zeros(1, dtype=torch.long, device=self.device)
-        self._forward(_Forward(kv, slice(None), 0, 0, self._prefill_mask(start, len(tokens)), None), ids,
-                      self._positions(ids, 0, start))
+        fwd = _Forward(kv, slice(None), 0, 0, None, None, self.fused_attention)
+        self._forward(fwd, ids, self._positions(ids, 0, [0]))
         return kv[:, :, 0].contiguous()  # (layers, 2, kv_heads, P, head_dim)
 
     def _full_batch_rows(self, items: list[_Item]) -> int:
@@ -571,16 +626,17 @@ class LocalEngine:
         order = sorted(group, key=lambda it: (-len(it.suffix), -it.request.max_new_tokens, it.index))
         batches: list[tuple[list[_Item], bool]] = []
         current: list[_Item] = []
+        new = 0  # longest max_new_tokens in the current batch
         for it in order:
             if current:
-                width = len(current[0].suffix) + max(it.request.max_new_tokens,
-                                                     max(c.request.max_new_tokens for c in current))
+                width = len(current[0].suffix) + max(new, it.request.max_new_tokens)
                 if len(current) + 1 > self.max_batch_size or (len(current) + 1) * width > self.max_batch_tokens:
                     batches.append((current, True))
-                    current = []
+                    current, new = [], 0
             current.append(it)
+            new = max(new, it.request.max_new_tokens)
         if current:
-            width = len(current[0].suffix) + max(c.request.max_new_tokens for c in current)
+            width = len(current[0].suffix) + new
             full = len(current) >= self.max_batch_size or (len(current) + 1) * width > self.max_batch_tokens
             batches.append((current, full))
         return batches
@@ -610,20 +666,25 @@ class LocalEngine:
 
     def _new_kv(self, rows: int, capacity: int) -> torch.Tensor:
         # Zeros, not empty: slots left unwritten are masked, and a masked 0 x NaN from stale memory would be NaN.
-        return torch.zeros(self.n_layers, 2, rows, self.kv_heads, capacity, self.head_dim, dtype=self.dtype,
+        return torch.zeros(self.n_layers, 2, rows, self.kv_heads, capacity, self.head_dim, dtype=self.kv_dtype,
                            device=self.device)
 
-    def _prefill_mask(self, start: torch.Tensor, width: int) -> torch.Tensor:
-        """Query slot i sees key slot j when start <= j <= i; a padding query sees itself (keeps softmax finite)."""
+    def _prefill_mask(self, start: list[int], width: int) -> torch.Tensor | None:
+        """Query slot i sees key slot j when start <= j <= i; a padding query sees itself (keeps softmax finite).
+        None when no row is padded (plain causal attention)."""
+        if not any(start):
+            return None
         j = torch.arange(width, device=self.device)
         causal = j[None, :] <= j[:, None]
-        valid = (j[None, None, :] >= start[:, None, None]) & causal[None]
+        first = torch.tensor(start, device=self.device)
+        valid = (j[None, None, :] >= first[:, None, None]) & causal[None]
         valid |= torch.eye(width, dtype=torch.bool, device=self.device)[None]
         return valid[:, None, None]  # (rows, 1, 1, width, width)
 
-    def _positions(self, ids: torch.Tensor, plen: int, start: torch.Tensor) -> torch.Tensor:
+    def _positions(self, ids: torch.Tensor, plen: int, start: list[int]) -> torch.Tensor:
         """Position of each left-padded token: the shared prefix first, then the row's own tokens."""
-        pos = torch.arange(ids.shape[1], device=self.device)[None, :] - start[:, None]
+        first = torch.tensor(start, device=self.device)
+        pos = torch.arange(ids.shape[1], device=self.device)[None, :] - first[:, None]
         return (pos + plen).clamp_min(0)
 
     def _prefill_chunks(self, batch: list[_Item]) -> list[tuple[int, int]]:
@@ -675,15 +736,16 @@ class LocalEngine:
         for r, it in enumerate(batch):
             ids[r, width - len(it.suffix):] = torch.tensor(it.suffix)
         ids = ids.to(self.device)
-        start = torch.tensor([width - len(it.suffix) for it in batch], device=self.device)
+        start = [width - len(it.suffix) for it in batch]  # first slot of each row's own tokens
         lengths = torch.tensor([plen + len(it.suffix) for it in batch], device=self.device)
         prefilled = 0
         logits_parts = []
         for a, b in self._prefill_chunks(batch):
             w = max(len(it.suffix) for it in batch[a:b])  # this chunk's rows sit right-aligned in the last w slots
-            local = start[a:b] - (width - w)
+            local = [s - (width - w) for s in start[a:b]]
             chunk_ids = ids[a:b, width - w:]
-            fwd = _Forward(kv, slice(a, b), width - w, width - w, self._prefill_mask(local, w), prefix)
+            fwd = _Forward(kv, slice(a, b), width - w, width - w, self._prefill_mask(local, w), prefix,
+                           self.fused_attention)
             logits_parts.append(self._forward(fwd, chunk_ids, self._positions(chunk_ids, plen, local)))
             prefilled += (b - a) * w
         live = list(range(rows))  # batch rows still decoding, in KV-row order
@@ -697,15 +759,20 @@ class LocalEngine:
             if len(running) <= len(live) // 2:  # compact: drop finished rows from the KV buffers
                 keep = torch.tensor([k for k, _ in running], device=self.device)
                 kv = kv.index_select(2, keep)
-                start, lengths = start[keep], lengths[keep]
+                lengths = lengths[keep]
+                start = [start[k] for k, _ in running]
                 tokens = [tokens[k] for k, _ in running]
                 live = [r for _, r in running]
-            write, read = width + step, int(start.min())
+            write, read = width + step, min(start)
             inputs = torch.tensor([[tokens[k] if batch[r].finish is None else pad] for k, r in enumerate(live)],
                                   device=self.device)
-            valid = (slots[read: write + 1][None, :] >= start[:, None])[:, None, None, None, :]
+            valid = None
+            if max(start) > read:
+                first = torch.tensor(start, device=self.device)
+                valid = (slots[read: write + 1][None, :] >= first[:, None])[:, None, None, None, :]
             positions = (lengths + step)[:, None]
-            logits = self._forward(_Forward(kv, slice(None), write, read, valid, prefix), inputs, positions)
+            logits = self._forward(_Forward(kv, slice(None), write, read, valid, prefix, self.fused_attention),
+                                   inputs, positions)
             tokens = self._choose(batch, live, logits)
             step += 1
         return [self._result(it) for it in batch], prefilled
