@@ -17,6 +17,9 @@ embedded model's tokenizer beside them; speed depends on the shapes, not on the 
   ``model.generate`` on each prompt alone with SDPA attention, same weights and dtype. Reported as identical rows and
   the matching prefix per row. bf16 rounds differently in another batch shape, and random weights give near-tied
   logits, so a divergence here measures bf16 noise, not a bug. The CPU fp32 tests are the exactness check.
+- cuda graphs (on unless ``--no-graphs``): the same engine with ``cuda_graphs=True``, one more row; its
+  outputs are compared with the default engine's (``identical_to_eager_engine``) and ``graph_fallback`` says why
+  graphs were dropped if they were. The default (no graphs) row is the figure for the target.
 - baseline (``--baseline``, on by default): ``model.generate`` on one batch of ``--batch`` prompts (dynamic cache,
   SDPA), the engine that gave 7,877 tok/s in docs/PERFORMANCE.md, on the same card in the same run.
 
@@ -84,6 +87,33 @@ def agreement(engine: LocalEngine, prompts, batched, check_tokens: int) -> dict:
             "matching_prefix_tokens": matching, "check_tokens": check_tokens}
 
 
+def measure(engine: LocalEngine, requests, prompts, a, row: dict, config, n_params: int, ceilings: dict):
+    """Warm-up call, then one timed generate() of every request; fills ``row``, returns the results."""
+    t0 = time.perf_counter()
+    engine.generate([EngineRequest(prompt_token_ids=p, max_new_tokens=8, ignore_eos=True)
+                     for p in prompts[:min(64, len(prompts))]])
+    row["warmup_s"] = time.perf_counter() - t0
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    results = engine.generate(requests)
+    gc_.sync(a.device)
+    wall = time.perf_counter() - t0
+    tokens = check_lengths(results, a.new_tokens)
+    stats = engine.last_run
+    row.update(wall_s=wall, tokens=tokens, tokens_per_s=tokens / wall,
+               saturated_tokens_per_s=stats.saturated_output_tokens_per_s,
+               batches=[b.rows for b in stats.batches], full_batches=sum(b.full for b in stats.batches))
+    if torch.cuda.is_available():
+        row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    roof = roofline(config, n_params, a.requests, min(a.batch, a.requests), a.prompt_len, a.new_tokens,
+                    ceilings["copy_gbps"], ceilings["matmul_tflops"])
+    row.update(roof)
+    row["fraction_of_floor"] = row["tokens_per_s"] / roof["floor_tokens_per_s"]
+    row["fraction_of_bandwidth_bound"] = row["tokens_per_s"] / roof["bandwidth_only_tokens_per_s"]
+    return results
+
+
 def bench_model(name: str, config, a, ceilings: dict) -> list[dict]:
     rows: list[dict] = []
     work = Path(a.work) / name
@@ -105,28 +135,7 @@ def bench_model(name: str, config, a, ceilings: dict) -> list[dict]:
               "engine_config": engine.describe()}
     row = {**common, "engine": "LocalEngine.generate"}
     try:
-        t0 = time.perf_counter()
-        engine.generate([EngineRequest(prompt_token_ids=p, max_new_tokens=8, ignore_eos=True)
-                         for p in prompts[:min(64, len(prompts))]])
-        row["warmup_s"] = time.perf_counter() - t0
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
-        t0 = time.perf_counter()
-        results = engine.generate(requests)
-        gc_.sync(a.device)
-        wall = time.perf_counter() - t0
-        tokens = check_lengths(results, a.new_tokens)
-        stats = engine.last_run
-        row.update(wall_s=wall, tokens=tokens, tokens_per_s=tokens / wall,
-                   saturated_tokens_per_s=stats.saturated_output_tokens_per_s,
-                   batches=[b.rows for b in stats.batches], full_batches=sum(b.full for b in stats.batches))
-        if torch.cuda.is_available():
-            row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
-        roof = roofline(config, n_params, a.requests, min(a.batch, a.requests), a.prompt_len, a.new_tokens,
-                        ceilings["copy_gbps"], ceilings["matmul_tflops"])
-        row.update(roof)
-        row["fraction_of_floor"] = row["tokens_per_s"] / roof["floor_tokens_per_s"]
-        row["fraction_of_bandwidth_bound"] = row["tokens_per_s"] / roof["bandwidth_only_tokens_per_s"]
+        results = measure(engine, requests, prompts, a, row, config, n_params, ceilings)
         probe = engine.probe_latency(requests, a.probe)
         row.update(latency_n=probe.n, latency_p50_s=statistics.median(probe.latency_s),
                    ttft_p50_s=statistics.median(probe.ttft_s))
@@ -135,8 +144,28 @@ def bench_model(name: str, config, a, ceilings: dict) -> list[dict]:
     except Exception as exc:  # one failure must not lose the other rows
         traceback.print_exc()
         row["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        results = None
     print(f"run: {row}", flush=True)
     rows.append(row)
+    if a.graphs:
+        # The same engine with cuda_graphs=True (what LocalEngine(..., cuda_graphs=True) sets); on the CPU smoke
+        # run only its fixed-shape steps run (no capture there).
+        cuda = engine.device.type == "cuda"
+        graphs = {**common, "engine": "LocalEngine.generate, cuda_graphs" if cuda else "LocalEngine, fixed steps"}
+        engine.cuda_graphs, engine.fixed_steps = cuda, True
+        try:
+            with_graphs = measure(engine, requests, prompts, a, graphs, config, n_params, ceilings)
+            graphs["graph_fallback"] = engine.graph_fallback
+            if results is not None:
+                same = sum(x.token_ids == y.token_ids for x, y in zip(results, with_graphs))
+                graphs["identical_to_eager_engine"] = f"{same}/{len(results)}"
+        except Exception as exc:
+            traceback.print_exc()
+            graphs["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        finally:
+            engine.cuda_graphs = engine.fixed_steps = False
+        print(f"run: {graphs}", flush=True)
+        rows.append(graphs)
     if a.baseline:
         base = {**common, "engine": f"generate B={a.batch} (baseline)"}
         try:
@@ -179,6 +208,8 @@ def main(argv=None) -> int:
     ap.add_argument("--probe", type=int, default=4, help="requests in the concurrency-1 latency probe")
     ap.add_argument("--check-tokens", type=int, default=32)
     ap.add_argument("--no-baseline", dest="baseline", action="store_false")
+    ap.add_argument("--no-graphs", dest="graphs", action="store_false",
+                    help="skip the extra run with cuda_graphs=True")
     ap.add_argument("--tokenizer-dir", default=None,
                     help="tokenizer.json, tokenizer_config.json, chat_template.jinja (default: .cache/gpu_tokenizer, "
                          "else .cache/models/smollm2-135m)")
@@ -217,7 +248,8 @@ def main(argv=None) -> int:
     gc_.print_table(result["runs"], ["model", "engine", "requests", "batch", "tokens_per_s", "saturated_tokens_per_s",
                                      "floor_tokens_per_s", "fraction_of_floor", "bandwidth_only_tokens_per_s",
                                      "fraction_of_bandwidth_bound", "latency_p50_s", "ttft_p50_s", "identical_rows",
-                                     "peak_gib", "target_met", "error"])
+                                     "identical_to_eager_engine", "peak_gib", "target_met", "graph_fallback",
+                                     "error"])
     print(f"raw results: {out}")
     return 0
 

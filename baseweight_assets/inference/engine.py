@@ -251,6 +251,40 @@ class _Forward:
         return out + torch.matmul(p_prefix, pv).view(kv_heads, b, group, d).transpose(0, 1)
 
 
+class _FixedStep(_Forward):
+    """A one-token step whose shapes never change, so that a CUDA graph can replay it: the slot written is a
+    device tensor (``cursor``), and attention reads the whole capacity under a mask built on the device
+    (slot >= the row's first slot and <= cursor). Same arithmetic as a ``_Forward`` step."""
+
+    def __init__(self, kv: torch.Tensor, start: list[int], prefix: torch.Tensor | None, fused: bool):
+        super().__init__(kv, slice(None), 0, 0, None, prefix, fused)
+        device = kv.device
+        self.cursor = torch.zeros((), dtype=torch.long, device=device)
+        self.start = torch.tensor(start, device=device)
+        self.slots = torch.arange(kv.shape[4], device=device)
+
+    def prepare(self) -> None:
+        """The step's mask from the current cursor (inside the graph: it runs on every replay)."""
+        visible = (self.slots[None, :] >= self.start[:, None]) & (self.slots[None, :] <= self.cursor)
+        self.valid = visible[:, None, None, None, :]  # (rows, 1, 1, 1, capacity)
+
+    def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+        keys, values = self.kv[layer, 0], self.kv[layer, 1]
+        out_dtype = q.dtype
+        q = q.to(keys.dtype)
+        b, heads, _, d = q.shape
+        kv_heads = k.shape[1]
+        keys.index_copy_(2, self.cursor.view(1), k.to(keys.dtype))
+        values.index_copy_(2, self.cursor.view(1), v.to(values.dtype))
+        qg = q.reshape(b, kv_heads, heads // kv_heads, d)
+        if self.prefix is None and self.fused:
+            out = F.scaled_dot_product_attention(qg, keys, values, attn_mask=self.valid[:, :, 0, 0].unsqueeze(2),
+                                                 scale=scale)
+        else:
+            out = self._decode(layer, qg * scale, keys, values)
+        return out.reshape(b, heads, 1, d).transpose(1, 2).to(out_dtype)
+
+
 def _masked_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
                       scale: float, pack_heads: bool) -> torch.Tensor:
     """SDPA with a (rows, 1, n, seen) mask and GQA. ``pack_heads`` (CUDA, where masked GQA would fall back to the
@@ -343,7 +377,7 @@ class LocalEngine:
     def __init__(self, base_model_dir: Path | str, *, adapters: dict[str, Path] | None = None, device: str = "auto",
                  dtype: str | torch.dtype = "auto", max_batch_tokens: int | None = None,
                  max_batch_size: int | None = None, prefill_chunk_tokens: int | None = None,
-                 prefix_cache_bytes: int | None = None):
+                 prefix_cache_bytes: int | None = None, cuda_graphs: bool = False):
         self.model_dir = Path(base_model_dir)
         if not (self.model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{self.model_dir}: not a model folder (no config.json)")
@@ -368,6 +402,12 @@ class LocalEngine:
         # than fp32 ones (measured) and the cache is small.
         self.kv_dtype = self.dtype if cuda else torch.float32
         self.fused_attention = cuda  # which attention kernels (see _Forward); settable to test the CUDA choices
+        # CUDA graphs replay each batch's one-token step (captured once per batch, after its first step): no
+        # per-kernel launch cost, which is what bounds small models on a GPU. Fixed shapes mean no compaction and
+        # attention over the whole capacity. `fixed_steps` runs the same fixed-shape steps without capture.
+        self.cuda_graphs = bool(cuda_graphs) and cuda
+        self.fixed_steps = self.cuda_graphs
+        self.graph_fallback: str | None = None  # why capture was given up, if it was
         self.slot_bytes = 2 * self.n_layers * self.kv_heads * self.head_dim * torch.finfo(self.kv_dtype).bits // 8
         self.max_batch_size = max_batch_size or (1024 if cuda else 32)
         self.max_batch_tokens = max_batch_tokens or (self._cuda_slot_budget() if cuda else 65_536)
@@ -750,6 +790,9 @@ class LocalEngine:
             prefilled += (b - a) * w
         live = list(range(rows))  # batch rows still decoding, in KV-row order
         tokens = self._choose(batch, live, torch.cat(logits_parts))
+        if self.fixed_steps:
+            self._decode_fixed(batch, kv, start, lengths, prefix, tokens, pad)
+            return [self._result(it) for it in batch], prefilled
         slots = torch.arange(width + new, device=self.device)
         step = 0
         while True:
@@ -776,6 +819,60 @@ class LocalEngine:
             tokens = self._choose(batch, live, logits)
             step += 1
         return [self._result(it) for it in batch], prefilled
+
+    def _decode_fixed(self, batch, kv, start, lengths, prefix, tokens, pad) -> None:
+        """Decode with fixed-shape steps; on CUDA with graphs on, step 0 runs eagerly (on a side stream, as capture
+        requires), the step is captured, its first replay is checked against an eager run of the same step, and
+        the rest replay the graph."""
+        rows = len(batch)
+        width = kv.shape[4] - max(it.request.max_new_tokens for it in batch)
+        step_obj = _FixedStep(kv, start, prefix, self.fused_attention)
+        ids = torch.zeros(rows, 1, dtype=torch.long, device=self.device)
+        positions = torch.zeros(rows, 1, dtype=torch.long, device=self.device)
+        live = list(range(rows))
+
+        def run() -> torch.Tensor:
+            step_obj.prepare()
+            return self._forward(step_obj, ids, positions)
+
+        graph, graph_logits = None, None
+        step = 0
+        while any(it.finish is None for it in batch):
+            ids.copy_(torch.tensor([[t if it.finish is None else pad] for t, it in zip(tokens, batch)]))
+            positions.copy_((lengths + step)[:, None])
+            step_obj.cursor.fill_(width + step)
+            if graph is not None:
+                graph.replay()
+                logits = graph_logits
+            elif self.cuda_graphs and step == 0:
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    logits = run().clone()
+                torch.cuda.current_stream().wait_stream(side)
+                graph, graph_logits = self._capture(run)
+            else:
+                logits = run()
+            if graph is not None and step == 1:  # the first replay must equal an eager run of the same step
+                eager = run()
+                if not torch.allclose(eager, logits, rtol=1e-3, atol=1e-3):
+                    self.graph_fallback = (f"graph replay differed from eager by "
+                                           f"{(eager - logits).abs().max().item():.3g}; graphs turned off")
+                    self.cuda_graphs = self.fixed_steps = False
+                    graph, logits = None, eager
+            tokens = self._choose(batch, live, logits)
+            step += 1
+
+    def _capture(self, run) -> tuple[object, torch.Tensor] | tuple[None, None]:
+        try:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                logits = run()
+            return graph, logits
+        except Exception as exc:  # noqa: BLE001 - eager steps are always correct; say why graphs were dropped
+            self.graph_fallback = f"capture failed: {type(exc).__name__}: {str(exc)[:200]}"
+            self.cuda_graphs = self.fixed_steps = False  # this batch ends with eager fixed steps, later ones dynamic
+            return None, None
 
     def _choose(self, batch: list[_Item], live: list[int], logits: torch.Tensor) -> list[int]:
         """Greedy choice for the KV rows ``live`` (batch indices), constraint and stop rules applied; returns the

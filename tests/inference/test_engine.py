@@ -111,13 +111,16 @@ def _assert_same(results: list[EngineResult], references, requests):
             assert res.avg_logprob == pytest.approx(sum(lps) / len(lps), abs=1e-4)
 
 
-@pytest.mark.parametrize("family, fused", [("llama", False), ("qwen3", False), ("llama", True)])
-def test_batched_equals_one_at_a_time_generate_with_shared_prefix(tiny_models, family, fused):
+@pytest.mark.parametrize("family, fused, fixed", [("llama", False, False), ("qwen3", False, False),
+                                                  ("llama", True, False), ("llama", False, True),
+                                                  ("qwen3", True, True)])
+def test_batched_equals_one_at_a_time_generate_with_shared_prefix(tiny_models, family, fused, fixed):
     """Shared system prompt (prefix path), prompts of different lengths (padding), several batches, prefill chunks
     and early-finishing rows (compaction): every row equals generate() on that prompt alone. ``fused``: the
-    attention kernels the engine picks on CUDA, run here on the CPU."""
+    attention kernels the engine picks on CUDA; ``fixed``: the fixed-shape steps CUDA graphs replay; both run
+    here on the CPU, without capture."""
     engine = LocalEngine(tiny_models[family], max_batch_size=3, prefill_chunk_tokens=40)
-    engine.fused_attention = fused
+    engine.fused_attention, engine.fixed_steps = fused, fixed
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=6 + 3 * (i % 3), logprobs=True)
                 for i, q in enumerate(QUESTIONS)]
     results = engine.generate(requests)
@@ -136,11 +139,11 @@ def test_batched_equals_one_at_a_time_generate_with_shared_prefix(tiny_models, f
             req.messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_without_a_shared_prefix_the_rows_still_equal_generate(tiny_models, fused):
+@pytest.mark.parametrize("fused, fixed", [(False, False), (True, False), (False, True), (True, True)])
+def test_without_a_shared_prefix_the_rows_still_equal_generate(tiny_models, fused, fixed):
     """Token prompts with nothing in common take the plain path (no prefix); same rule."""
     engine = LocalEngine(tiny_models["llama"], max_batch_size=4)
-    engine.fused_attention = fused
+    engine.fused_attention, engine.fixed_steps = fused, fixed
     prompts = [[5 + 7 * i + j for j in range(3 + 4 * i)] for i in range(5)]
     requests = [EngineRequest(prompt_token_ids=p, max_new_tokens=7, logprobs=True, ignore_eos=True)
                 for p in prompts]
