@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg
     import torch
 
-    from baseweight_assets.cli.backfill_plan import Selection, plan_backfill, run_order
+    from baseweight_assets.cli.backfill_plan import Selection, instance_state, plan_backfill, run_order
     from baseweight_assets.defs.definitions_factory import build_definitions
     from baseweight_assets.settings import Settings
 
@@ -100,10 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     instance = dg.DagsterInstance.from_config(str(home))
-    graph = defs.resolve_asset_graph()
-    done = {k.to_user_string(): set(instance.get_materialized_partitions(k)) for k in graph.materializable_asset_keys
-            if graph.get(k).partitions_def is not None}
-    target = plan_backfill(defs, Selection(tuple(args.tasks), tuple(args.models)), done, [])
+    target = plan_backfill(defs, Selection(tuple(args.tasks), tuple(args.models)), *instance_state(instance, defs))
     runs = sorted(run_order(defs, target), key=_priority)
     log_path = args.out / "runs.jsonl"
     args.out.mkdir(parents=True, exist_ok=True)

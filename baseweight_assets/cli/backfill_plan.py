@@ -54,6 +54,20 @@ def _downstream(graph, targets: dict[dg.AssetKey, set[str] | None]) -> None:
             targets.setdefault(child, set()).update(mapped.get_partition_keys())
 
 
+def instance_state(instance: dg.DagsterInstance, defs: dg.Definitions) -> tuple[dict[str, set[str]], set[str]]:
+    """(materialized partitions per partitioned asset, materialized unpartitioned assets) in ``instance``."""
+    graph = defs.resolve_asset_graph()
+    partitions: dict[str, set[str]] = {}
+    unpartitioned: set[str] = set()
+    for key in graph.materializable_asset_keys:
+        if graph.get(key).partitions_def is None:
+            if instance.get_latest_materialization_event(key) is not None:
+                unpartitioned.add(key.to_user_string())
+        else:
+            partitions[key.to_user_string()] = set(instance.get_materialized_partitions(key))
+    return partitions, unpartitioned
+
+
 def plan_backfill(defs: dg.Definitions, selection: Selection, materialized_partitions: Mapping[str, set[str]],
                   materialized_unpartitioned: Iterable[str], *, rematerialize: bool = False,
                   stages: tuple[Stage, ...] = STAGES) -> Target:

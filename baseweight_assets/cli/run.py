@@ -29,7 +29,7 @@ from typing import Iterator
 
 import dagster as dg
 
-from baseweight_assets.cli.backfill_plan import Selection, count, graphql_params, plan_backfill
+from baseweight_assets.cli.backfill_plan import Selection, count, graphql_params, instance_state, plan_backfill
 from baseweight_assets.cli.dagster_services import ServiceError, dagster_services
 from baseweight_assets.cli.progress import CANCEL_MUTATION, LAUNCH_MUTATION, STATUS_QUERY, parse_status, progress_line
 from baseweight_assets.cli.run_report import backfill_outcome
@@ -82,19 +82,6 @@ def size_pools(instance: dg.DagsterInstance, settings: Settings) -> dict[str, in
     max_runs = queue.max_concurrent_runs if queue and queue.max_concurrent_runs > 0 else 1
     sized = deployment.model_copy(update={"pools": {**deployment.pools, "gpu": accelerator_count() or max_runs}})
     return ensure_pool_limits(instance, sized)
-
-
-def _materialized(instance: dg.DagsterInstance, defs: dg.Definitions) -> tuple[dict[str, set[str]], set[str]]:
-    graph = defs.resolve_asset_graph()
-    partitions: dict[str, set[str]] = {}
-    unpartitioned: set[str] = set()
-    for key in graph.materializable_asset_keys:
-        if graph.get(key).partitions_def is None:
-            if instance.get_latest_materialization_event(key) is not None:
-                unpartitioned.add(key.to_user_string())
-        else:
-            partitions[key.to_user_string()] = set(instance.get_materialized_partitions(key))
-    return partitions, unpartitioned
 
 
 def _launch(graphql, params: dict) -> str:
@@ -164,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[baseweight] cleaned up after a killed main job: {', '.join(cleaned)}")
         pools = size_pools(instance, settings)
         defs = build_definitions(settings)
-        done, done_unpartitioned = _materialized(instance, defs)
+        done, done_unpartitioned = instance_state(instance, defs)
         target = plan_backfill(defs, Selection(tasks, models), done, done_unpartitioned,
                                rematerialize=args.rematerialize)
         print(f"[baseweight] profile={settings.profile} models={list(models)} tasks={list(tasks)} "
