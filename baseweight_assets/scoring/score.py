@@ -168,7 +168,9 @@ def score_predictions(task, prepared: dict, rows: list[dict], *, labels: list[st
     scored = kind.score(ScoringInput(task, scored_ids, gold, grouped, windows, pool,
                                      labels or prepared.get("labels") or task.labels, sandbox, workers,
                                      allow_unsandboxed))
-    per_example, secondary = scored.per_example, scored.secondary
+    per_example = scored.per_example
+    # a kind's metric over nothing scored is nan; "not measured" is None everywhere (and nan is not JSON)
+    secondary = {k: _num(v) if isinstance(v, float) else v for k, v in scored.secondary.items()}
     notes += scored.notes
     cluster = _clusters(task, pool)
     for r in per_example:

@@ -4,6 +4,8 @@ A request's messages choose its faults: ``[429x2]`` fails the first two attempts
 then it answers. Faults: 429, 500, 400, stall (sleep past the client timeout), cut (stream dropped
 mid-way), badjson (a malformed SSE chunk). Attempts are counted per distinct message list. ``[cachedN]`` reports
 N prompt tokens as served from the prompt cache; ``[length]`` ends the answer with finish_reason "length".
+A server built with ``api_key="..."`` answers every request that does not carry that bearer key with HTTP 401
+and OpenAI's ``invalid_api_key`` error body (a revoked key).
 Answers are deterministic; token counts are whitespace words (prompt: all message contents), so tests
 can recompute them exactly. Run as a script (``python fault_server.py``) it prints its port and serves.
 """
@@ -42,8 +44,9 @@ def plan_for(messages: list[dict]) -> list[str]:
 
 
 class FaultState:
-    def __init__(self, *, retry_after: str = "0.2", stall_s: float = 3.0, delay_s: float = 0.0) -> None:
-        self.retry_after, self.stall_s, self.delay_s = retry_after, stall_s, delay_s
+    def __init__(self, *, retry_after: str = "0.2", stall_s: float = 3.0, delay_s: float = 0.0,
+                 api_key: str | None = None) -> None:
+        self.retry_after, self.stall_s, self.delay_s, self.api_key = retry_after, stall_s, delay_s, api_key
         self.lock = threading.Lock()
         self.attempts: dict[str, int] = {}
         self.completions = 0
@@ -96,6 +99,9 @@ def make_handler(state: FaultState):
                 state.inflight += 1
                 state.max_inflight = max(state.max_inflight, state.inflight)
             try:
+                if state.api_key is not None and self.headers.get("Authorization") != f"Bearer {state.api_key}":
+                    return self._json(401, {"error": {"message": "Incorrect API key provided.",
+                                                      "type": "invalid_request_error", "code": "invalid_api_key"}})
                 plan = plan_for(messages)
                 fault = plan[attempt] if attempt < len(plan) else None
                 self._serve(body, messages, fault)

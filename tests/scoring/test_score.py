@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
@@ -77,6 +79,9 @@ def test_a_revoked_key_scores_nothing_instead_of_zero():
     assert res["seed_values"] == [None] and res["seed_mean"] is None and res["per_example"] == []
     assert res["error_counts"]["missing"] == 8 and res["completeness"]["complete"] is False
     assert res["completeness"]["missing_share"] == 1.0
+    # nothing measured is None, not nan: the cell must still be storable as JSON
+    assert res["secondary"]["macro_f1"] is None and res["secondary"]["accuracy"] is None
+    json.dumps(res, allow_nan=False)
 
 
 def test_truncated_outputs_are_counted_but_never_relabel_a_success():
