@@ -12,7 +12,8 @@ with OMP_NUM_THREADS=1 the CPU seconds are close to what an idle core would take
 Run (repo root):
   OMP_NUM_THREADS=1 .venv/bin/python benchmarks/engine_cpu.py                      # the two cells of the brief
   OMP_NUM_THREADS=1 .venv/bin/python benchmarks/engine_cpu.py --smoke-projection   # + all six smoke tasks
-  options: --cells banking77:zero-shot,medmcqa:5-shot  --n 24  --baseline-n 6  --max-new 48  --out .cache/bench
+  options: --cells banking77:zero-shot,medmcqa:5-shot  --n 24  --baseline-n 6  --max-new 48  --dtype bfloat16
+           --out .cache/bench
 """
 
 from __future__ import annotations
@@ -117,11 +118,12 @@ def main() -> int:
     ap.add_argument("--max-new", type=int, default=48, help="cap on new tokens (the smoke profile's 48)")
     ap.add_argument("--smoke-projection", action="store_true",
                     help="also run every task's zero-shot and 5-shot cell of the smoke profile")
+    ap.add_argument("--dtype", default="auto", help="the engine's dtype: auto (fp32 on CPU) or bfloat16")
     ap.add_argument("--out", default=str(REPO / ".cache" / "bench"))
     a = ap.parse_args()
     cfg = load_bench_config(REPO / "configs")
     with Clock() as load:
-        engine = LocalEngine(MODEL)
+        engine = LocalEngine(MODEL, dtype=a.dtype)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}",
               "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "torch": torch.__version__,
               "engine": engine.describe(), "load_s": load.wall, "cells": [], "smoke": []}
@@ -152,7 +154,7 @@ def main() -> int:
         for clock in ("wall_s", "cpu_s"):
             report[f"smoke_projection_{clock}"] = sum(
                 4 * cell[(t, "zero-shot")][clock] + 2 * cell[(t, "5-shot")][clock] for t in cfg.tasks)
-    out = Path(a.out) / "engine_cpu.json"
+    out = Path(a.out) / f"engine_cpu_{report['engine']['dtype']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print("\n| cell | requests | engine wall s (cpu s) | engine tok/s wall (cpu) | one-at-a-time s/request wall "

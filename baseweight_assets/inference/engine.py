@@ -14,7 +14,9 @@ How ``LocalEngine.generate`` runs a list of requests:
    m tokens are valid for any prompt that starts with those m tokens, because attention is causal.
 3. Batches. The rest of each prompt (its suffix) is sorted by length, longest first, and cut into batches of at
    most ``max_batch_size`` rows and ``max_batch_tokens`` KV slots (rows x (longest suffix + longest
-   ``max_new_tokens``)). A batch is left-padded and prefilled in row chunks of about ``prefill_chunk_tokens``.
+   ``max_new_tokens``)); a batch is also cut before its slots exceed ``MAX_PADDING`` times the slots its rows use
+   (one long prompt would otherwise make every row's steps read its length). A batch is left-padded and prefilled
+   in row chunks of about ``prefill_chunk_tokens``, rows of similar length together.
    Then it is decoded step by step: KV written in place into buffers sized for the batch, no copying per step.
    When at least half of a batch's rows have finished, the live rows are compacted.
 4. Choice. Greedy argmax, ties going to the lowest token id. A row stops on a stop token (the chat template's
@@ -26,9 +28,12 @@ How ``LocalEngine.generate`` runs a list of requests:
 Attention. Attention is the function registered with transformers' ``AttentionInterface`` under
 ``ENGINE_ATTENTION``. Everything else is the model's own code (embeddings, rotary, norms, MLP, PEFT LoRA layers).
 The batch's KV buffers and the shared prefix are read through a context variable that only ``LocalEngine`` sets.
-When there is a shared prefix, the scores are computed against the prefix and against the row's own keys and take
-one softmax together: exact attention, no approximation. Without a prefix, it is one ``scaled_dot_product_attention``
-call with GQA packed into the query dimension.
+Prompt tokens (many per row) take one ``scaled_dot_product_attention`` call: causal when no row is padded, else
+under a mask, over [shared prefix, own keys] when there is a prefix. One-token steps with a prefix compute scores
+against the prefix in one product per KV head (the prefix is read once for the whole batch) and against each row's
+own keys, then take one softmax over both: exact attention, no approximation. Without a prefix, a one-token step is
+one fused SDPA call on CUDA, the same two products on CPU (faster there, measured). The KV cache is in the model's
+dtype on CUDA and in fp32 on CPU. ``cuda_graphs=True`` replays each batch's one-token step from a CUDA graph.
 
 Exactness. In fp32 (the CPU default) the generated tokens equal one-at-a-time ``model.generate`` on the same
 prompts (tests: tiny model and SmolLM2). Logprobs agree to about 1e-5; the last bits depend on how the prompt was
@@ -44,7 +49,6 @@ batches that the batch limits filled, and it is the figure the cost model uses.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -60,6 +64,7 @@ from baseweight_assets.inference.constrained import LabelSetError, LabelTrie, Tr
 
 ENGINE_ATTENTION = "baseweight_engine"
 MIN_SHARED_PREFIX = 16  # shorter common prefixes are not worth a separate forward
+MAX_PADDING = 2.0  # a batch's KV slots (rows x longest) stay within this multiple of the slots its rows use
 
 
 class EngineInputError(ValueError):
@@ -158,7 +163,9 @@ class LatencyProbe:
 
 @dataclass(frozen=True)
 class Throughput:
-    """Output tokens over the wall time of full batches (see ``LocalEngine.saturated_throughput``)."""
+    """Output tokens over the wall time of full batches (see ``LocalEngine.saturated_throughput``). ``all_full``
+    is False when the planner cut every batch short (rows too different in length to share one): the figure then
+    covers all of them."""
 
     rows: int
     batches: int
@@ -166,6 +173,7 @@ class Throughput:
     wall_s: float
     output_tokens_per_s: float
     requests_per_s: float
+    all_full: bool
 
 
 # --------------------------------------------------------------------------------------------------- attention
@@ -510,14 +518,15 @@ class LocalEngine:
 
     def probe_latency(self, requests: Sequence[EngineRequest], n: int,
                       on_batch_done: Callable[[list[int], list[EngineResult]], None] | None = None) -> LatencyProbe:
-        """Run the first ``n`` requests one at a time; latency and TTFT per request (see the module docstring)."""
+        """Run the first ``n`` requests one at a time; latency and TTFT per request (see the module docstring).
+        Each request is validated just before it runs; the results are real results (a caller may store them)."""
         if n < 0:
             raise ValueError(f"probe_latency: n must be >= 0, got {n}")
         latencies, ttfts, results = [], [], []
         for i, request in enumerate(list(requests)[:n]):
             t0 = time.perf_counter()
             first: list[float] = []
-            [result] = self._generate_one(request, first)
+            [result] = self._generate_one(i, request, first)
             latencies.append(time.perf_counter() - t0)
             ttfts.append(first[0] - t0)
             results.append(result)
@@ -536,12 +545,13 @@ class LocalEngine:
         per_batch = self._full_batch_rows(items)
         cycled = [requests[i % len(requests)] for i in range(per_batch * batches)]
         self.generate(cycled)
-        full = [b for b in self.last_run.batches if b.full] or self.last_run.batches
-        wall = sum(b.wall_s for b in full)
-        tokens = sum(b.output_tokens for b in full)
-        rows = sum(b.rows for b in full)
-        return Throughput(rows=rows, batches=len(full), output_tokens=tokens, wall_s=wall,
-                          output_tokens_per_s=tokens / wall, requests_per_s=rows / wall)
+        full = [b for b in self.last_run.batches if b.full]
+        counted = full or self.last_run.batches
+        wall = sum(b.wall_s for b in counted)
+        tokens = sum(b.output_tokens for b in counted)
+        rows = sum(b.rows for b in counted)
+        return Throughput(rows=rows, batches=len(counted), output_tokens=tokens, wall_s=wall,
+                          output_tokens_per_s=tokens / wall, requests_per_s=rows / wall, all_full=bool(full))
 
     def close(self) -> None:
         """Drop the model and caches (frees GPU memory)."""
@@ -667,14 +677,20 @@ class LocalEngine:
         batches: list[tuple[list[_Item], bool]] = []
         current: list[_Item] = []
         new = 0  # longest max_new_tokens in the current batch
+        used = 0  # KV slots the current batch's rows really use
         for it in order:
             if current:
                 width = len(current[0].suffix) + max(new, it.request.max_new_tokens)
                 if len(current) + 1 > self.max_batch_size or (len(current) + 1) * width > self.max_batch_tokens:
                     batches.append((current, True))
-                    current, new = [], 0
+                    current, new, used = [], 0, 0
+                elif (len(current) + 1) * width > MAX_PADDING * (used + len(it.suffix) + it.request.max_new_tokens):
+                    # every step reads each row's slots from the batch's first one: cut before padding dominates
+                    batches.append((current, False))
+                    current, new, used = [], 0, 0
             current.append(it)
             new = max(new, it.request.max_new_tokens)
+            used += len(it.suffix) + it.request.max_new_tokens
         if current:
             width = len(current[0].suffix) + new
             full = len(current) >= self.max_batch_size or (len(current) + 1) * width > self.max_batch_tokens
@@ -694,8 +710,8 @@ class LocalEngine:
                 output_tokens=sum(r.output_tokens for r in results), wall_s=time.perf_counter() - t0))
             yield batch, results
 
-    def _generate_one(self, request: EngineRequest, first_token_at: list[float]) -> list[EngineResult]:
-        item = self._prepare(0, request)
+    def _generate_one(self, index: int, request: EngineRequest, first_token_at: list[float]) -> list[EngineResult]:
+        item = self._prepare(index, request)
         stats = RunStats(requests=1)
         with torch.inference_mode(), self._adapter(request.adapter):
             [(_, results)] = list(self._run_group([item], request.adapter, stats))

@@ -274,7 +274,7 @@ def test_full_batches_give_the_saturated_throughput(tiny_models):
         sum(b.output_tokens for b in full) / sum(b.wall_s for b in full))
     assert stats.output_tokens == 15 and stats.output_tokens_per_s == pytest.approx(15 / stats.wall_s)
     measured = engine.saturated_throughput([EngineRequest(messages=_chat("q"), max_new_tokens=3, ignore_eos=True)])
-    assert measured.rows == 2 and measured.output_tokens == 6 and measured.batches == 1
+    assert measured.rows == 2 and measured.output_tokens == 6 and measured.batches == 1 and measured.all_full
 
 
 def test_a_kv_slot_budget_limits_the_batch(tiny_models):
@@ -282,6 +282,18 @@ def test_a_kv_slot_budget_limits_the_batch(tiny_models):
     prompts = [[7, 8, 9, 10 + i] for i in range(6)]  # 4 tokens + 16 new = 20 slots per row -> 3 rows per batch
     engine.generate([EngineRequest(prompt_token_ids=p, max_new_tokens=16, ignore_eos=True) for p in prompts])
     assert [(b.rows, b.full) for b in engine.last_run.batches] == [(3, True), (3, True)]
+
+
+def test_one_long_prompt_gets_its_own_batch(tiny_models):
+    """Rows sorted longest first; a row whose slots would leave the batch mostly padding starts a new batch."""
+    engine = LocalEngine(tiny_models["llama"], max_batch_size=64)
+    lengths = [60, 8, 7, 6, 5]
+    prompts = [[11 + i] * n for i, n in enumerate(lengths)]
+    results = engine.generate([EngineRequest(prompt_token_ids=p, max_new_tokens=4, ignore_eos=True)
+                               for p in prompts])
+    # 64 slots per row: [60, 8] use 76 of 128 (within 2x); adding 7 would use 87 of 192 (over 2x): new batch
+    assert [(b.rows, b.full) for b in engine.last_run.batches] == [(2, False), (3, False)]
+    assert [r.input_tokens for r in results] == lengths
 
 
 def test_the_shared_prefix_is_cached_between_calls(tiny_models):
@@ -300,6 +312,8 @@ def test_probe_latency_runs_one_request_at_a_time(tiny_models):
     engine = LocalEngine(tiny_models["llama"])
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=5) for q in QUESTIONS[:4]]
     seen = []
+    with pytest.raises(EngineInputError, match="request 1: max_new_tokens"):
+        engine.probe_latency([requests[0], EngineRequest(messages=_chat("q"), max_new_tokens=0)], 2)
     probe = engine.probe_latency(requests, 3, on_batch_done=lambda idx, res: seen.append(idx))
     assert probe.n == 3 and seen == [[0], [1], [2]]
     assert [r.token_ids for r in probe.results] == [r.token_ids for r in engine.generate(requests[:3])]
