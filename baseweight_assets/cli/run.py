@@ -3,7 +3,8 @@
 It starts the repo instance's services (code server, the UI on http://127.0.0.1:3000, the daemon), launches the
 same backfill the UI's "Materialize" launches (GraphQL ``launchPartitionBackfill``) over every stage in the registry
 for the chosen tasks and models, shows progress until it finishes, then lists what failed, what was not run because
-an upstream partition failed, where the outputs are, and the share of the runs' time spent outside asset steps.
+an upstream partition failed, artifacts whose Hub push failed, where the outputs are, and the share of the runs'
+time spent outside asset steps.
 Runs queue under the instance's run limit (``.dagster_home/dagster.yaml``) and pools (``configs/deployment.yaml``).
 
 Killing it and running it again resumes: the plan targets only partitions the instance does not hold yet, and
@@ -37,7 +38,9 @@ from baseweight_assets.config.deployment import load_deployment_config
 from baseweight_assets.config.loader import load_bench_config
 from baseweight_assets.defs.definitions_factory import build_definitions
 from baseweight_assets.defs.executors import ensure_pool_limits
+from baseweight_assets.defs.hub_sync import hub_sync_failures
 from baseweight_assets.hardware import accelerator_count
+from baseweight_assets.inference.servers import sweep_stale_servers
 from baseweight_assets.settings import RUN_ID_ENV, Settings
 from baseweight_assets.storage.atomic import write_json
 
@@ -147,8 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = settings.paths
     instance = dg.DagsterInstance.get()
     with single_main_run(instance) as cleaned:
-        if cleaned:
-            print(f"[baseweight] cleaned up after a killed main job: {', '.join(cleaned)}")
+        # model servers a killed step left behind (their pidfiles sit beside their logs) hold GPU memory and ports
+        stopped = sweep_stale_servers(paths.results, log=lambda m: print(f"[baseweight] {m}"))
+        if cleaned or stopped:
+            print(f"[baseweight] cleaned up after a killed main job: "
+                  f"{', '.join(cleaned + [f'server pid {p}' for p in stopped])}")
         pools = size_pools(instance, settings)
         defs = build_definitions(settings)
         done, done_unpartitioned = instance_state(instance, defs)
@@ -198,9 +204,12 @@ def main(argv: list[str] | None = None) -> int:
                     "run_wall_s": round(outcome.run_wall_s, 1), "asset_step_s": round(outcome.step_s, 1),
                     "overhead_share": None if outcome.overhead_share is None else round(outcome.overhead_share, 3),
                     "failed": outcome.failed, "not_run_after_failure": outcome.not_run, "logs": str(logs),
+                    "hub_sync_failed": hub_sync_failures(settings),
                 })
                 write_json(logs / "summary.json", summary, indent=2)
                 print(json.dumps(summary, indent=2))
+                for line in summary["hub_sync_failed"]:
+                    print(f"[baseweight] {line}")
                 share = summary["overhead_share"]
                 print(f"[baseweight] finished in {elapsed / 60:.1f} min ({status}); {outcome.runs} runs; "
                       f"time outside asset steps: {'n/a' if share is None else f'{share:.1%}'}; open {summary['site']}")

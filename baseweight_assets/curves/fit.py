@@ -27,8 +27,6 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import optimize
-from scipy import stats as sps
 
 AICC_MARGIN = 2.0
 MIN_POINTS_POWER_LAW = 5
@@ -54,6 +52,8 @@ def _sigmas(ci_lo, ci_hi, n_points: int, confidence: float) -> np.ndarray | None
         return None
     if len(ci_lo) != n_points or len(ci_hi) != n_points:
         raise ValueError(f"fit: {n_points} points but {len(ci_lo)} lower and {len(ci_hi)} upper CI bounds")
+    from scipy import stats as sps  # on first use: scipy costs ~0.5 s of every Dagster run's import
+
     z = sps.norm.ppf(1 - (1 - confidence) / 2)
     lo = np.array([np.nan if v is None else v for v in ci_lo], dtype=float)
     hi = np.array([np.nan if v is None else v for v in ci_hi], dtype=float)
@@ -69,6 +69,8 @@ def _p0(form: str, x: np.ndarray, y: np.ndarray) -> list[float]:
 
 
 def _fit_form(form: str, x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None) -> dict:
+    from scipy import optimize
+
     spec = FORMS[form]
     bounds = (-np.inf, np.inf) if form == "log_linear" else ([-np.inf, 0.0, 1e-3], [np.inf, np.inf, 5.0])
     with warnings.catch_warnings():

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-
-from openai import AsyncOpenAI
+from typing import TYPE_CHECKING
 
 from baseweight_assets.inference.endpoint import Endpoint
 from baseweight_assets.inference.requests import split_body
 from baseweight_assets.inference.retry import IncompleteStreamError
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class CallResult:
 
 
 def make_client(endpoint: Endpoint, timeout_s: float) -> AsyncOpenAI:
+    from openai import AsyncOpenAI  # on first use: every Dagster run imports this module, few call an API
+
     # max_retries=0: our own retry loop owns backoff, Retry-After, the breaker and the attempt count.
     return AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key(), timeout=timeout_s, max_retries=0)
 

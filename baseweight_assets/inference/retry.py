@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC
 
-import openai
 
 
 class IncompleteStreamError(Exception):
@@ -24,6 +23,7 @@ class CircuitOpenError(Exception):
 
 def is_retryable(exc: BaseException) -> bool:
     """429, 5xx, timeouts, dropped connections, cut or malformed streams; not 4xx client errors."""
+    import openai  # here, not at the top: every Dagster run imports this module, few of them call an API
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
     transient = (openai.APIConnectionError, openai.APIResponseValidationError, TimeoutError,
@@ -36,6 +36,7 @@ def is_retryable(exc: BaseException) -> bool:
 
 def is_rate_limited(exc: BaseException) -> bool:
     """A 429: the server asks everyone to slow down, not just this request."""
+    import openai
     return isinstance(exc, openai.APIStatusError) and exc.status_code == 429
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import openai
 
 from baseweight_assets.config.schema import ApiPrice
 from baseweight_assets.storage.atomic import read_json, write_json
@@ -53,6 +52,8 @@ def cost_usd(input_tokens: int, output_tokens: int, price: ApiPrice | None, *, c
 def may_have_been_billed(exc: BaseException) -> bool:
     """False only when the provider surely did no work: a 429 or another 4xx refusal, or a connection that was
     never made. Timeouts, 5xx, cut or malformed streams and anything unknown count as possibly billed."""
+    import openai  # on first use (see client.make_client)
+
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code >= 500 or exc.status_code == 408
     cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else exc

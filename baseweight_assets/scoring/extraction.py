@@ -47,7 +47,6 @@ import string
 from collections import Counter
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from baseweight_assets.scoring.categories import is_truncated
 from baseweight_assets.scoring.parsing import is_abstention, split_spans
@@ -102,6 +101,8 @@ def multi_span_f1(pred_spans: list[str], gold_spans: list[str]) -> float:
     if not pred or not gold:
         return float(not pred and not gold)
     scores = np.array([[_f1(g, p) for p in pred] for g in gold])
+    from scipy.optimize import linear_sum_assignment  # on first use: scipy.optimize costs ~0.5 s to import
+
     rows, cols = linear_sum_assignment(scores, maximize=True)
     return float(scores[rows, cols].sum() / max(len(pred), len(gold)))
 

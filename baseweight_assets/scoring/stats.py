@@ -40,10 +40,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import stats as sps
 
 MetricFactory = Callable[[list[dict]], Callable[[np.ndarray], float]]
 ACCURACY_TYPE = ("accuracy", "pass_at_1")
+
+
+def _sps():
+    from scipy import stats  # on first use: importing scipy.stats costs ~1 s in every Dagster run, few test
+
+    return stats
 
 
 def mean_of(key: str) -> MetricFactory:
@@ -123,7 +128,7 @@ def bootstrap_mde(diff_draws: np.ndarray, alpha: float = 0.05, power: float = 0.
     draws = draws[np.isfinite(draws)]
     if draws.size < 2:
         return float("nan")
-    return float(np.std(draws, ddof=1) * (sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)))
+    return float(np.std(draws, ddof=1) * (_sps().norm.ppf(1 - alpha / 2) + _sps().norm.ppf(power)))
 
 
 def paired_bootstrap(a: list[dict], b: list[dict], metric_fn: MetricFactory = mean_correct,
@@ -169,7 +174,7 @@ def paired_permutation(a: list[dict], b: list[dict], metric_fn: MetricFactory = 
         return stat(rows + shift_a) - stat(rows + shift_b)
 
     g = sampler.n_clusters
-    res = sps.permutation_test((np.zeros(g), np.ones(g)), difference, permutation_type="samples", vectorized=False,
+    res = _sps().permutation_test((np.zeros(g), np.ones(g)), difference, permutation_type="samples", vectorized=False,
                                n_resamples=n_resamples, alternative="two-sided", rng=np.random.default_rng(seed))
     exact = 2 ** g <= n_resamples
     return {"n": n, "n_clusters": g, "diff": float(diff), "p_value": float(res.pvalue),
@@ -185,12 +190,12 @@ def mcnemar(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> dict:
     if b + c == 0:
         return {"n": len(a_correct), "b": 0, "c": 0, "statistic": 0.0, "p_value": 1.0, "method": "exact"}
     if b + c < 25:
-        p = sps.binomtest(min(b, c), b + c, 0.5).pvalue
+        p = _sps().binomtest(min(b, c), b + c, 0.5).pvalue
         return {"n": len(a_correct), "b": b, "c": c, "statistic": float(min(b, c)),
                 "p_value": float(min(1.0, p)), "method": "exact"}
     chi2 = (abs(b - c) - 1) ** 2 / (b + c)
     return {"n": len(a_correct), "b": b, "c": c, "statistic": float(chi2),
-            "p_value": float(sps.chi2.sf(chi2, 1)), "method": "chi2_cc"}
+            "p_value": float(_sps().chi2.sf(chi2, 1)), "method": "chi2_cc"}
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
