@@ -1,87 +1,142 @@
-"""CPU training figures for the embedded default: real SmolLM2-135M-Instruct, real BANKING77 rows, the trainer
-the lora_adapter asset calls (``train_adapter``), the smollm2-135m recipe from configs/training/.
+"""CPU training figures for the smoke main job: ``train_adapter`` (the function the lora_adapter asset calls) on the
+real SmolLM2-135M-Instruct with the real smoke cells: the rows ``prepare_task`` draws under the smoke profile, the
+task's prompt templates, the recipe ``configs/training/smollm2-135m.yaml`` with the task's overrides and the smoke
+profile applied, one epoch (the profile's ``max_epochs``).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/training_cpu.py --n-train 32 --n-val 8
+    source scripts/env.sh   # OMP_NUM_THREADS=1
+    python benchmarks/training_cpu.py --cells banking77:lora-full,fpb:lora-full,mbpp:lora-full
 
-Prints one JSON object: wall time (model load + training + evals), steps, supervised (answer) and
-processed (whole sequence) tokens/s, peak RSS, losses and the
-cost at the cpu-2core mid rate of configs/pricing.yaml.
+Each cell trains in its own process (so peak RSS is that cell's); the table gives wall time (model load, training,
+evaluations, checkpoints, publishing: the whole call), the process's CPU seconds (less sensitive than wall time to
+other work on a shared host), optimizer steps, evaluations, losses and peak RSS. The JSON is written to
+``--out``/training_cpu.json (default .cache/bench/).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
 import os
 import platform
+import resource
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+MODEL = "smollm2-135m"
+PROFILE = "smoke"
 
 
-def banking77_rows(n: int, offset: int) -> list[dict]:
-    path = Path(os.environ.get("BASEWEIGHT_DATA_DIR", REPO.parent / "shared" / "data")) / "banking77" / "raw" / "train.csv"
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    rows = rows[offset::97][:n]  # spread over the label-sorted file so many intents appear
-    return [{"id": "banking77-" + hashlib.sha1(r["text"].encode()).hexdigest()[:12], "group": r["category"],
-             "fields": {"text": r["text"]}, "target": r["category"], "gold": r["category"], "meta": {}} for r in rows]
+def smoke_cell(task_id: str, condition: str) -> dict:
+    """The inputs the lora_adapter asset passes to ``train_adapter`` for ``task_id|smollm2-135m__<condition>``."""
+    from baseweight_assets.config import load_bench_config
+    from baseweight_assets.cost.pricing import hourly_rate
+    from baseweight_assets.data.prepare import prepare_task
+    from baseweight_assets.data.raw import load_raw
+    from baseweight_assets.prompting import PromptTemplate
+    from baseweight_assets.settings import Settings
+    from baseweight_assets.training.cell import cell_train_rows
+
+    bench = load_bench_config(REPO / "configs")
+    profile = bench.profile(PROFILE)
+    task = profile.apply_to_task(bench.tasks[task_id])
+    raw = load_raw(task, Settings.from_env().data_root)
+    labels = raw.get("labels") or task.labels
+    prompt = PromptTemplate.load(bench.prompts_dir, task, labels=labels)
+    prepared = prepare_task(task, raw, prompt, n_eval_seeds=profile.n_eval_seeds or bench.run.n_eval_seeds,
+                            rows_per_split=profile.rows_per_split, lora_sizes=bench.lora_sizes(task_id, PROFILE))
+    return {"train_rows": cell_train_rows(prepared, condition), "val_rows": prepared["splits"]["val"],
+            "render_messages": prompt.render_training_messages,
+            "config": profile.apply_to_training(bench.training_for(MODEL, task_id)),
+            "max_epochs": profile.max_epochs, "hourly_rate": hourly_rate(bench.pricing, "cpu-2core", "mid")}
 
 
-def render(row: dict) -> list[dict]:
-    return [{"role": "system", "content": "Classify the online-banking customer query into its intent label."},
-            {"role": "user", "content": f"Query: {row['fields']['text']}\nIntent label:"},
-            {"role": "assistant", "content": row["target"]}]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n-train", type=int, default=32)
-    parser.add_argument("--n-val", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="override per_device_batch_size (gradient_accumulation scales to keep the effective batch)")
-    parser.add_argument("--packing", action="store_true", help="padding-free (flattened) batches on CPU too")
-    parser.add_argument("--model-dir", default=str(REPO / ".cache" / "models" / "smollm2-135m"))
-    args = parser.parse_args()
-
+def run_cell(task_id: str, condition: str, model_dir: str) -> dict:
+    """Train one cell in this process and return its figures."""
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    from baseweight_assets.config.loader import load_bench_config
     from baseweight_assets.training.trainer import train_adapter
 
-    bench = load_bench_config(REPO / "configs")
-    config = bench.training["smollm2-135m"]
-    if args.batch_size:
-        effective = config.per_device_batch_size * config.gradient_accumulation
-        config = config.model_copy(update={"per_device_batch_size": args.batch_size,
-                                           "gradient_accumulation": max(1, effective // args.batch_size)})
-    if args.packing:
-        config = config.model_copy(update={"packing": True})
-    rate = bench.pricing.hardware["cpu-2core"].mid
+    cell = smoke_cell(task_id, condition)
+    logs: list[str] = []
+    cpu0, wall0 = _cpu_s(), time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        meta = train_adapter(base_model_dir=args.model_dir, train_rows=banking77_rows(args.n_train, 0),
-                             val_rows=banking77_rows(args.n_val, 50), render_messages=render, config=config,
-                             out_dir=Path(tmp) / "adapter", work_dir=Path(tmp) / "work", max_epochs=1,
-                             hourly_rate=rate, hardware="cpu-2core", input_fingerprint="benchmark", log=lambda m: None)
-    supervised = meta["train_rendering"]["supervised_tokens"] * meta["epochs_run"]
-    processed = meta["train_rendering"]["total_tokens"] * meta["epochs_run"]
-    result = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
-        "backend": meta["backend"], "per_device_batch_size": config.per_device_batch_size,
-        "gradient_accumulation": config.gradient_accumulation, "padding_free": meta["backend_detail"]["padding_free"], "n_train": meta["n_train"], "n_val": meta["n_val"], "steps": meta["steps"],
-        "wall_time_s": meta["wall_time_s"], "supervised_tokens_per_s": round(supervised / meta["wall_time_s"], 1),
-        "processed_tokens_per_s": round(processed / meta["wall_time_s"], 1),
-        "train_tokens_per_epoch": meta["train_rendering"]["total_tokens"],
-        "first_loss": meta["loss_history"][0]["loss"], "last_loss": meta["loss_history"][-1]["loss"],
+        meta = train_adapter(base_model_dir=model_dir, train_rows=cell["train_rows"], val_rows=cell["val_rows"],
+                             render_messages=cell["render_messages"], config=cell["config"],
+                             out_dir=Path(tmp) / "adapter", work_dir=Path(tmp) / "work",
+                             max_epochs=cell["max_epochs"], hourly_rate=cell["hourly_rate"], hardware="cpu-2core",
+                             input_fingerprint="benchmark", log=logs.append)
+    call_s, cpu_s = time.monotonic() - wall0, _cpu_s() - cpu0
+    config = cell["config"]
+    return {
+        "cell": f"{task_id}:{condition}", "n_train": meta["n_train"], "n_val": meta["n_val"],
+        "train_tokens": meta["train_rendering"]["total_tokens"], "val_tokens": meta["val_rendering"]["total_tokens"],
+        "batch": f"{config.per_device_batch_size}x{config.gradient_accumulation}", "steps": meta["steps"],
+        "evals": len(meta["val_loss_history"]), "wall_s": round(call_s, 1), "cpu_s": round(cpu_s, 1),
+        "first_loss": meta["loss_history"][0]["loss"] if meta["loss_history"] else None,
+        "val_losses": [round(v["loss"], 5) for v in meta["val_loss_history"]],
         "best_val_loss": meta["best_val_loss"], "peak_rss_mb": meta["peak_rss_mb"],
-        "training_cost_usd": meta["training_cost_usd"], "hourly_rate_usd": rate,
-        "versions": {k: v for k, v in meta["library_versions"].items() if v},
+        "backend_why": meta["backend_why"], "log": [line for line in logs if "training" in line or "shared" in line],
     }
-    print(json.dumps(result, indent=1))
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def table(rows: list[dict]) -> str:
+    head = "| cell | rows train/val | tokens train/val | batch | steps | evals | wall s | CPU s | best val loss | peak RSS MB |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        lines.append(f"| {r['cell']} | {r['n_train']}/{r['n_val']} | {r['train_tokens']}/{r['val_tokens']} | "
+                     f"{r['batch']} | {r['steps']} | {r['evals']} | {r['wall_s']} | {r['cpu_s']} | "
+                     f"{r['best_val_loss']:.4f} | {r['peak_rss_mb']:.0f} |")
+    total_wall, total_cpu = sum(r["wall_s"] for r in rows), sum(r["cpu_s"] for r in rows)
+    lines.append(f"| total | | | | | | {total_wall:.1f} | {total_cpu:.1f} | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", default="banking77:lora-full,fpb:lora-full,mbpp:lora-full",
+                        help="task:condition,... (conditions of the smoke curve: lora-4, lora-8, lora-full)")
+    parser.add_argument("--model-dir", default=str(REPO / ".cache" / "models" / MODEL))
+    parser.add_argument("--out", default=str(REPO / ".cache" / "bench"))
+    parser.add_argument("--label", default="", help="a note stored with the result (e.g. before/after)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: train one cell, print its JSON
+    args = parser.parse_args()
+    if args.one:
+        task_id, condition = args.one.split(":")
+        print("RESULT " + json.dumps(run_cell(task_id, condition, args.model_dir)), flush=True)
+        return
+    rows = []
+    for spec in args.cells.split(","):
+        proc = subprocess.run([sys.executable, __file__, "--one", spec, "--model-dir", args.model_dir],
+                              capture_output=True, text=True, cwd=REPO)
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if proc.returncode or line is None:
+            sys.exit(f"{spec}: failed (exit {proc.returncode})\n{proc.stderr[-3000:]}")
+        rows.append(json.loads(line[len("RESULT "):]))
+        print(json.dumps({k: rows[-1][k] for k in ("cell", "steps", "evals", "wall_s", "cpu_s", "best_val_loss")}),
+              flush=True)
+    import torch
+    import transformers
+
+    result = {"label": args.label, "machine": f"{platform.machine()} {os.cpu_count()} cores, "
+                                              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
+              "load_average_after": os.getloadavg(), "versions": {"torch": torch.__version__,
+                                                                  "transformers": transformers.__version__},
+              "cells": rows}
+    out = Path(args.out) / "training_cpu.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(table(rows))
+    print(f"written: {out}")
 
 
 if __name__ == "__main__":
