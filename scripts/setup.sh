@@ -21,13 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python: torch first, pinned, so nothing pulls the multi-GB CUDA build.
-stamp=".venv/.baseweight-setup-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.baseweight-setup-$(cat pyproject.toml constraints/cpu.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   log "installing Python packages into .venv (torch 2.13.0 CPU first)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q -e ".[test]" -c constraints/cpu.txt
   touch "$stamp"
 fi
 

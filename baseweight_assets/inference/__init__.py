@@ -1,1 +1,1 @@
-"""One async OpenAI-compatible client for vLLM, the OpenAI API and `transformers serve`: cached, resumable, resilient."""
+"""One async OpenAI-compatible client for vLLM and the OpenAI API, and the in-process engine: cached, resumable, resilient."""
