@@ -33,6 +33,8 @@ class Backend:
     padding_free: bool
     # Packed rows + varlen flash attention + chunked loss (training/packing.py); CUDA only, config.packing on.
     packed_varlen: bool = False
+    # The prompt common to a batch runs once, logits only where labels are (training/prefix.py); the CPU path.
+    shared_prefix: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,8 +65,11 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
     trainer_class = "trl.SFTTrainer" if have["trl"] else "transformers.Trainer"
     no_trl = "" if have["trl"] else "; trl is not importable, so the plain transformers Trainer runs the loop"
     if not cuda:
-        return Backend("peft_cpu", "no CUDA device: plain LoRA with PEFT in float32" + no_trl, "cpu", False,
-                       "float32", trainer_class, "adamw_torch", bool(config.packing))
+        # Without flash attention a flattened batch attends over all its tokens under one mask (one step on 2
+        # BANKING77 rows: 20.0 CPU s flattened, 15.1 right-padded, 6.5 with the shared prefix, same loss).
+        return Backend("peft_cpu", "no CUDA device: plain LoRA with PEFT in float32, shared-prefix batches (the "
+                       "prompt common to a batch runs once, logits only for the answer)" + no_trl, "cpu", False,
+                       "float32", trainer_class, "adamw_torch", False, shared_prefix=True)
     # Without bf16, train in float32: plain float16 without loss scaling diverged (NaN at step 2, seen on an H200).
     dtype = "bfloat16" if _bf16_ok(config) else "float32"
     optimizer = config.optimizer

@@ -109,6 +109,8 @@ def train_adapter(*, base_model_dir: Path | str, train_rows: list[dict], val_row
                             backend=backend, output_dir=work_dir, epochs=epochs,
                             callbacks=[guard, manifest_callback(), StateHeartbeat(work_dir, started, log),
                                        *(callbacks or [])])
+    if getattr(trainer, "shared_prefix_refused", None):
+        log(f"shared-prefix batches off ({trainer.shared_prefix_refused}): every row runs whole")
     reset_gpu_peak()
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -220,8 +222,10 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
         logging_steps=1, logging_first_step=True, report_to="none", disable_tqdm=True, label_names=["labels"],
         use_cpu=backend.device == "cpu", bf16=backend.dtype == "bfloat16", fp16=backend.dtype == "float16",
         remove_unused_columns=False, dataloader_num_workers=0,
-        # Packed and flattened batches hold no padding; padded ones are counted through their attention mask.
-        include_num_input_tokens_seen="all" if packed or backend.padding_free else "non_padding",
+        # Packed and flattened batches hold no padding; padded and shared-prefix ones are counted through their
+        # attention mask (a shared prefix counts once per row: the tokens each row was trained on).
+        include_num_input_tokens_seen="all" if packed or (backend.padding_free and not backend.shared_prefix)
+        else "non_padding",
     )
     args[_checkpointing_arg()] = False  # prepare_model enables it (or Unsloth's) where the config asks
     all_callbacks = list(callbacks or [])
@@ -231,15 +235,16 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
                   data_collator=make_collator(tokenizer, backend), processing_class=tokenizer, callbacks=all_callbacks)
     if packed:
         common["packed_max_len"] = config.max_seq_length
+    wrap = _packed_trainer_class if packed else _shared_prefix_trainer_class if backend.shared_prefix else None
     if backend.trainer_class == "trl.SFTTrainer":
         from trl import SFTConfig, SFTTrainer
 
         sft = SFTConfig(**args, max_length=config.max_seq_length, packing=False, padding_free=False,
                         dataset_kwargs={"skip_prepare_dataset": True})
-        return (_packed_trainer_class(SFTTrainer) if packed else SFTTrainer)(args=sft, **common)
+        return (wrap(SFTTrainer) if wrap else SFTTrainer)(args=sft, **common)
     from transformers import Trainer, TrainingArguments
 
-    return (_packed_trainer_class(Trainer) if packed else Trainer)(args=TrainingArguments(**args), **common)
+    return (wrap(Trainer) if wrap else Trainer)(args=TrainingArguments(**args), **common)
 
 
 def _packed_trainer_class(base: type) -> type:
@@ -270,6 +275,40 @@ def _packed_trainer_class(base: type) -> type:
     return PackedLossTrainer
 
 
+def _shared_prefix_trainer_class(base: type) -> type:
+    """``base`` (Trainer or SFTTrainer) whose loss is ``prefix.supervised_loss_sum`` on ``SharedPrefixCollator``
+    batches: the prompt common to a batch runs once, and only supervised positions reach the LM head."""
+
+    class SharedPrefixTrainer(base):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            from baseweight_assets.training.prefix import supports_shared_prefix
+
+            # The loss below is the token mean over the whole accumulated batch, as HF models compute it when
+            # they accept loss kwargs; this makes the Trainer count the supervised tokens and not divide again.
+            self.model_accepts_loss_kwargs = True
+            self.shared_prefix_refused = supports_shared_prefix(_causal_lm(self.model))
+
+        def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            from baseweight_assets.training.prefix import supervised_loss_sum
+
+            causal_lm = _causal_lm(self.accelerator.unwrap_model(model))
+            with self.accelerator.autocast():
+                loss_sum, n_supervised = supervised_loss_sum(causal_lm, inputs,
+                                                             share_prefix=self.shared_prefix_refused is None)
+            denominator = num_items_in_batch if num_items_in_batch is not None else n_supervised.clamp(min=1)
+            loss = loss_sum / denominator
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+    SharedPrefixTrainer.__name__ = SharedPrefixTrainer.__qualname__ = f"SharedPrefix{base.__name__}"
+    return SharedPrefixTrainer
+
+
+def _causal_lm(model: Any) -> Any:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def _checkpointing_arg() -> str:
     """transformers 5.2x renamed gradient_checkpointing; older 5.x (the GPU host) only knows the old name."""
     import dataclasses
@@ -281,12 +320,16 @@ def _checkpointing_arg() -> str:
 
 
 def make_collator(tokenizer: Any, backend: Backend) -> Any:
-    """Packed varlen rows on the packed path; padding-free (flattened, position_ids) batches where the backend
-    supports them; else right-padding."""
+    """Packed varlen rows on the packed path; shared-prefix batches on CPU; padding-free (flattened, position_ids)
+    batches where the backend supports them; else right-padding."""
     if backend.packed_varlen:
         from baseweight_assets.training.packing import collate_packed_row
 
         return collate_packed_row
+    if backend.shared_prefix:
+        from baseweight_assets.training.prefix import SharedPrefixCollator
+
+        return SharedPrefixCollator(tokenizer.pad_token_id)
     if backend.padding_free:
         from transformers import DataCollatorWithFlattening
 

@@ -12,6 +12,10 @@ def test_cpu_is_plain_peft_lora_in_fp32(tiny_config):
     b = choose_backend(tiny_config, cuda=False, available=_all(unsloth=True, bnb=True))
     assert (b.name, b.device, b.dtype, b.load_in_4bit) == ("peft_cpu", "cpu", "float32", False)
     assert "no CUDA" in b.why
+    # shared-prefix batches whatever config.packing says: flattened batches are slower on CPU (no flash attention)
+    assert b.shared_prefix and not b.padding_free and not b.packed_varlen
+    packed = choose_backend(tiny_config.model_copy(update={"packing": True}), cuda=False, available=_all())
+    assert packed.shared_prefix and not packed.padding_free
 
 
 def test_cuda_prefers_unsloth_then_qlora_then_bf16_lora(tiny_config, monkeypatch):
