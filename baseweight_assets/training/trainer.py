@@ -208,7 +208,7 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
             train_data, eval_data = Dataset.from_list(train_data), Dataset.from_list(eval_data)
         batch_size = config.per_device_batch_size
     steps_per_epoch = math.ceil(len(train_data) / (batch_size * config.gradient_accumulation * devices))
-    eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
+    eval_steps = eval_interval(steps_per_epoch, config.evals_per_epoch)
     args = dict(
         output_dir=str(output_dir), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
         # Only eval_loss is used: gathering eval logits ([batch, len, vocab] per step) made evaluation crawl on CUDA.
@@ -245,6 +245,22 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
     from transformers import Trainer, TrainingArguments
 
     return (wrap(Trainer) if wrap else Trainer)(args=TrainingArguments(**args), **common)
+
+
+# Fewer optimizer steps than this between two evaluations: evaluate once per epoch instead (see eval_interval).
+MIN_STEPS_BETWEEN_EVALS = 4
+
+
+def eval_interval(steps_per_epoch: int, evals_per_epoch: int) -> int:
+    """Optimizer steps between validation passes (and checkpoints): the epoch split into ``evals_per_epoch`` parts,
+    unless a part would hold fewer than ``MIN_STEPS_BETWEEN_EVALS`` steps; then once per epoch, at its end.
+
+    Validation loss picks the published checkpoint and drives early stopping; between evaluations a few steps apart
+    the adapter has barely moved, so on a small training set (the smoke profile: 1-2 steps per epoch) every epoch
+    is still evaluated, but not every step.
+    """
+    part = steps_per_epoch // max(1, evals_per_epoch)
+    return max(1, part if part >= MIN_STEPS_BETWEEN_EVALS else steps_per_epoch)
 
 
 def _packed_trainer_class(base: type) -> type:

@@ -50,7 +50,8 @@ def test_trains_publishes_adapter_and_sane_metadata(tiny_model_dir, tiny_config,
     assert meta["train_rendering"]["dropped_ids"] == ["ex-3"]
     assert meta["epochs_cap"] == 2 and meta["epochs_run"] == pytest.approx(2.0)
     assert meta["steps"] == 12 and not meta["stopped_early"] and meta["resumed_from"] is None
-    assert len(meta["loss_history"]) == 12 and len(meta["val_loss_history"]) == 4  # 2 evals per epoch
+    # evals_per_epoch=2 would put 3 steps between evaluations (< MIN_STEPS_BETWEEN_EVALS): once per epoch instead
+    assert len(meta["loss_history"]) == 12 and [v["step"] for v in meta["val_loss_history"]] == [6, 12]
     best = min(meta["val_loss_history"], key=lambda v: v["loss"])
     assert meta["best_val_loss"] == best["loss"] and meta["best_checkpoint_step"] == best["step"]
     assert meta["val_loss_history"][-1]["loss"] < meta["val_loss_history"][0]["loss"]  # it learns
@@ -167,3 +168,14 @@ def test_failed_run_keeps_the_previous_adapter_intact(tiny_model_dir, tiny_confi
 def test_bad_hourly_rate_rejected_before_training(tiny_model_dir, tiny_config, tmp_path):
     with pytest.raises(ValueError, match="hourly_rate"):
         _train(tiny_model_dir, tiny_config, tmp_path, hourly_rate=float("nan"))
+
+
+@pytest.mark.parametrize("steps_per_epoch, evals_per_epoch, interval", [
+    (1, 2, 1), (2, 2, 2),      # smoke: 1-2 optimizer steps per epoch -> one evaluation, at the epoch's end
+    (7, 2, 7), (8, 2, 4),      # a part of 3 steps is too short; 4 steps is enough
+    (63, 2, 31), (100, 3, 33), # full-profile sizes keep evals_per_epoch
+    (12, 1, 12),
+])
+def test_eval_interval_splits_the_epoch_only_into_parts_of_enough_steps(steps_per_epoch, evals_per_epoch, interval):
+    assert trainer_mod.MIN_STEPS_BETWEEN_EVALS == 4
+    assert trainer_mod.eval_interval(steps_per_epoch, evals_per_epoch) == interval
