@@ -215,7 +215,7 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
         per_device_eval_batch_size=batch_size, prediction_loss_only=True,
         gradient_accumulation_steps=config.gradient_accumulation,
         learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=math.ceil(steps_per_epoch * epochs * config.warmup_ratio), weight_decay=config.weight_decay,
+        warmup_steps=warmup_steps(steps_per_epoch * epochs, config.warmup_ratio), weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm, optim=backend.optimizer, seed=config.seed, data_seed=config.seed,
         eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps", save_steps=eval_steps,
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
@@ -245,6 +245,16 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
     from transformers import Trainer, TrainingArguments
 
     return (wrap(Trainer) if wrap else Trainer)(args=TrainingArguments(**args), **common)
+
+
+def warmup_steps(total_steps: int, warmup_ratio: float) -> int:
+    """Linear warm-up length: ``warmup_ratio`` of the run's optimizer steps, rounded DOWN.
+
+    A warm-up of n >= 1 steps gives the first step a learning rate of 0; rounded up, a run of one or two steps (the
+    smoke profile's lora-4 / lora-8 / lora-full) would publish an untrained adapter (LoRA B still zero) or train on
+    half its steps.
+    """
+    return int(total_steps * warmup_ratio)
 
 
 # Fewer optimizer steps than this between two evaluations: evaluate once per epoch instead (see eval_interval).

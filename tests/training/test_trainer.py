@@ -179,3 +179,16 @@ def test_bad_hourly_rate_rejected_before_training(tiny_model_dir, tiny_config, t
 def test_eval_interval_splits_the_epoch_only_into_parts_of_enough_steps(steps_per_epoch, evals_per_epoch, interval):
     assert trainer_mod.MIN_STEPS_BETWEEN_EVALS == 4
     assert trainer_mod.eval_interval(steps_per_epoch, evals_per_epoch) == interval
+
+
+def test_a_one_step_run_trains_despite_a_warmup_ratio(tiny_model_dir, tiny_config, tmp_path):
+    """A warm-up rounded up to one step would give the only step a learning rate of 0: LoRA B would stay zero and
+    the published adapter would be the base model (the smoke profile's lora-4 and lora-8 cells train one step)."""
+    from safetensors.torch import load_file
+
+    assert [trainer_mod.warmup_steps(n, 0.05) for n in (1, 2, 19, 20, 100)] == [0, 0, 0, 1, 5]
+    cfg = tiny_config.model_copy(update={"per_device_batch_size": 8, "warmup_ratio": 0.05})
+    meta = _train(tiny_model_dir, cfg, tmp_path, train=fruit_rows(8), max_epochs=1)
+    assert meta["steps"] == 1
+    weights = load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
+    assert max(float(v.abs().max()) for k, v in weights.items() if "lora_B" in k) > 0
