@@ -4,6 +4,11 @@ Layout (UPathIOManager's): ``<base>/<asset>/<task>.json`` and ``<base>/<asset>/<
 Three instances split the repo's gitignored areas: ``data/``, ``results/`` and ``dashboard-data/``,
 each with a ``smoke/`` segment under the smoke profile.
 
+Every value is checked against its stage's record (``Stage.record``, ``pipeline/records.py``) before it is
+written: a mismatch fails the step with the asset, the partition and the field's JSON path, and nothing is written.
+The stage is the registry's declaration of the asset (same key and group); an asset outside the registry (a test
+double, a test-only stage) is written unchecked.
+
 Fan-ins (an input whose ``AssetIn`` metadata sets ``FAN_IN``) are always a mapping ``partition key -> value``:
 UPathIOManager hands a single upstream partition over as the bare value, so a project with one task (or a cell
 with one variant) would otherwise break every consumer written for many.
@@ -17,6 +22,8 @@ from typing import Any
 import dagster as dg
 from upath import UPath
 
+from baseweight_assets.pipeline.records import RecordError, check_record
+from baseweight_assets.pipeline.stages import STAGES, Stage
 from baseweight_assets.storage.atomic import write_json
 
 
@@ -27,6 +34,29 @@ class JsonArtifactIOManager(dg.UPathIOManager):
     """JSON values at UPathIOManager's paths under one area of the layout (``paths.ProjectPaths``)."""
 
     extension: str = ".json"
+    stages: tuple[Stage, ...] = STAGES  # the registry whose records are checked
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        record = self.record_of(context)
+        if record is not None:
+            label = context.asset_key.to_user_string()
+            if context.has_partition_key:
+                label += f"[{context.partition_key}]"
+            try:
+                check_record(record, obj, label)
+            except RecordError as exc:
+                raise dg.Failure(description=str(exc), metadata={"record": record, "issues": dg.MetadataValue.json(
+                    [{"path": path, "message": message} for path, message in exc.issues])}) from None
+        super().handle_output(context, obj)
+
+    def record_of(self, context: dg.OutputContext) -> str | None:
+        """The record of the stage that declares this asset, or None (not the registry's asset, or no record)."""
+        if not context.has_asset_key or len(context.asset_key.path) != 1:
+            return None
+        declared = next((s for s in self.stages if s.key == context.asset_key.path[0]), None)
+        if declared is None or declared.record is None or context.asset_spec.group_name != declared.group:
+            return None
+        return declared.record
 
     def load_input(self, context: dg.InputContext) -> Any:
         if (context.definition_metadata or {}).get(FAN_IN) and context.has_asset_partitions:

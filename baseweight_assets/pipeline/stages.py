@@ -34,6 +34,7 @@ class Stage:
     sandbox: bool = False
     hub_sync: bool = False
     observed: bool = False  # an observable source (an input file), observed rather than materialized
+    record: str | None = None  # the record of its value in pipeline/records.py, checked by the IO manager on write
 
     @property
     def materialized(self) -> bool:
@@ -51,25 +52,27 @@ STAGES: tuple[Stage, ...] = (
     Stage("training_config", "observe_training_configs", "configs",
           f"{_DEFS}.config_sources:build_training_config", "task_x_lora", observed=True),
     # The graph, in dependency order.
-    Stage("raw_dataset", "prepare_data", "data", f"{_DEFS}.data:build_raw_dataset", "task", "data_io"),
+    Stage("raw_dataset", "prepare_data", "data", f"{_DEFS}.data:build_raw_dataset", "task", "data_io",
+          record="RawDataset"),
     Stage("prepared_splits", "prepare_data", "data", f"{_DEFS}.data:build_prepared_splits", "task", "data_io",
-          hub_sync=True),
+          hub_sync=True, record="PreparedSplits"),
     Stage("lora_adapter", "train_adapters", "training", f"{_DEFS}.training:build_lora_adapter", "task_x_lora",
-          pool="gpu", gpu=True, hub_sync=True),
+          pool="gpu", gpu=True, hub_sync=True, record="LoraAdapter"),
     Stage("local_predictions", "predict_local", "predictions", f"{_DEFS}.predictions:build_local_predictions",
-          "task_x_local", pool="gpu", gpu=True, hub_sync=True),
+          "task_x_local", pool="gpu", gpu=True, hub_sync=True, record="Predictions"),
     Stage("api_predictions", "predict_api", "predictions", f"{_DEFS}.predictions:build_api_predictions",
-          "task_x_api", pool="api", hub_sync=True),
+          "task_x_api", pool="api", hub_sync=True, record="Predictions"),
     # Scores share their predictions' partitions, so one run materializes a cell's predictions and its scores.
     Stage("local_scores", "score_local", "scoring", f"{_DEFS}.scoring:build_local_scores", "task_x_local",
-          sandbox=True, hub_sync=True),
+          sandbox=True, hub_sync=True, record="Scores"),
     Stage("api_scores", "score_api", "scoring", f"{_DEFS}.scoring:build_api_scores", "task_x_api",
-          sandbox=True, hub_sync=True),
-    Stage("task_summary", "summarize", "report", f"{_DEFS}.report:build_task_summary", "task", hub_sync=True),
+          sandbox=True, hub_sync=True, record="Scores"),
+    Stage("task_summary", "summarize", "report", f"{_DEFS}.report:build_task_summary", "task", hub_sync=True,
+          record="TaskSummary"),
     Stage("dashboard_data", "publish_dashboard", "report", f"{_DEFS}.report:build_dashboard_data",
-          io_manager="dashboard_io", hub_sync=True),
+          io_manager="dashboard_io", hub_sync=True, record="DashboardData"),
     Stage("dashboard_site", "publish_dashboard", "report", f"{_DEFS}.report:build_dashboard_site",
-          io_manager="dashboard_io"),
+          io_manager="dashboard_io", record="DashboardSite"),
 )
 
 
