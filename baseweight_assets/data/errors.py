@@ -1,3 +1,6 @@
+"""The error raised for missing, malformed or truncated raw data, and the file:row:field prefix it names."""
+
+
 class DataError(ValueError):
     """Raw data is missing, malformed or truncated; the message names the file, the row and the field."""
 
