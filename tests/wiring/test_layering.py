@@ -1,5 +1,6 @@
 """The architecture rules the tree promises (docs/ARCHITECTURE.md): Dagster is imported only by the wiring
-(``defs/``, ``definitions.py``) and the command-line entry points (``cli/``); everything in ``defs/`` is wiring."""
+(``defs/``, ``definitions.py``) and the command-line entry points (``cli/``); everything in ``defs/`` is wiring;
+imports point one way (entry points -> wiring -> pure logic); the registry and records import nothing heavy."""
 
 import ast
 from pathlib import Path
@@ -39,3 +40,50 @@ def test_the_layering_test_catches_an_offender(tmp_path):
     bad.write_text("from dagster import asset\n")
     assert _imports_dagster(bad)
     assert not _imports_dagster(Path(ast.__file__))
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module ``path`` imports, by full name (``from a import b`` counts as ``a`` and ``a.b``)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def test_pure_modules_do_not_import_the_wiring_or_the_entry_points():
+    """Dependencies point one way: entry points -> wiring -> pure logic (no import cycle, no module loaded twice)."""
+    wiring = ("baseweight_assets.defs", "baseweight_assets.definitions")
+    entry_points = ("baseweight_assets.cli",)
+    banned = {"cli": (), "definitions": entry_points, "defs": entry_points}
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        bad = sorted(m for m in _imported(path) if m.startswith(banned.get(_layer(path), wiring + entry_points)))
+        if bad:
+            offenders.append(f"{path.relative_to(PACKAGE)}: {bad}")
+    assert offenders == []
+
+
+def test_the_registry_and_records_import_nothing_heavy():
+    """``pipeline/`` describes the graph without Dagster or ML libraries: the CLI and the docs script read it cheaply."""
+    import subprocess
+    import sys
+
+    code = ("import sys, baseweight_assets.pipeline.stages, baseweight_assets.pipeline.records; "
+            "print(sorted(m for m in ('dagster', 'torch', 'transformers', 'pydantic', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout.strip()
+    assert out == "[]"
+
+
+def test_the_import_rule_sees_both_import_forms(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from baseweight_assets import defs\nimport baseweight_assets.cli.run\n")
+    assert {"baseweight_assets.defs", "baseweight_assets.cli.run"} <= _imported(bad)
