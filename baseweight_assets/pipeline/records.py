@@ -43,13 +43,15 @@ class DataProvenance(TypedDict):
     dataset: str  # Hub dataset path, or the folder under the data root
     revision: str | None  # Hub revision; None offline
     partial: str | None  # why the offline copy is partial (from the task config), else None
-    files: dict[str, str]  # offline file name -> fingerprint; {} from the Hub
+    files: dict[str, str]  # offline file -> its sha256; {} from the Hub
 
 
 # ---------------------------------------------------------------------------------------------------- data
 
 
 class RawProvenance(TypedDict):
+    """Where raw_dataset's rows came from (``DataProvenance`` is what prepared_splits keeps of it)."""
+
     dataset: str
     revision: str | None
     files: dict[str, str]
@@ -82,6 +84,8 @@ class Example(TypedDict):
 
 
 class Splits(TypedDict):
+    """The prepared splits; test questions are drawn per eval seed from ``test_pool`` (``test_seeds``)."""
+
     train: list[Example]
     val: list[Example]
     test_pool: list[Example]  # every test row any eval seed samples (all windows of a windowed question)
@@ -107,6 +111,8 @@ class PreparedSplits(TypedDict):
 
 
 class LossPoint(TypedDict):
+    """One logged training or validation loss."""
+
     step: int
     epoch: float | None
     loss: float | None  # None: not finite
@@ -116,7 +122,7 @@ class AdapterMetadata(TypedDict, total=False):
     """What an adapter records about itself (``training.trainer.train_adapter``; its baseweight_training.json).
     Not total: a reused adapter's metadata is the file published when it was trained, by the code of that day."""
 
-    backend: str  # unsloth | trl-bnb | bf16-lora | peft-cpu
+    backend: str  # unsloth | trl_bnb | cuda_lora_bf16 | peft_cpu (training.backends)
     backend_why: str
     backend_detail: dict[str, Any]
     base_model: str  # base model folder
@@ -153,7 +159,7 @@ class AdapterMetadata(TypedDict, total=False):
     peak_rss_mb: float
     peak_mem_mb: float  # GPU peak on CUDA, else RSS
     library_versions: dict[str, str | None]
-    input_hash: str  # hash of the rendered training inputs and recipe
+    input_hash: str  # hash of the rows, rendered chats, recipe, epoch cap and backend (training.resume)
     input_fingerprint: str  # the adapter_key it was trained under
     resumed_from: str | None  # checkpoint folder it resumed from
     lora: dict[str, Any]
@@ -218,14 +224,14 @@ class PredictionRow(TypedDict):
     avg_logprob: float | None
     error: str | None  # why the request failed; such a row counts as missing
     timestamp: str  # ISO 8601, UTC
-    served_by: str  # engine, vllm, openai, openai-batch, fake, ...
+    served_by: str  # openai | openai-batch | vllm | engine | fake
     stand_in: bool  # a local model answered for an API model
     seed: NotRequired[int]  # LoRA cells only: the training seed of the adapter that answered
 
 
 class PredictionsRun(TypedDict, total=False):
     """How one answering pass ran (``inference.runner.predict``; ``inference.batch`` for the Batch API). Which
-    keys appear depends on the backend; those marked Required are always there."""
+    keys appear depends on the backend; the required ones are always there."""
 
     served_by: Required[str]
     stand_in: Required[bool]
@@ -270,7 +276,7 @@ class CellPredictions(TypedDict):
     rows: list[PredictionRow]
     run: PredictionsRun  # the first answering pass (seed 0's adapter in a LoRA cell)
     seeds: NotRequired[list[int]]  # training seeds that answered ([] without adapters); absent from Batch API cells
-    per_seed_runs: NotRequired[list[PredictionsRun] | None]  # every pass, when several; absent from Batch API cells
+    per_seed_runs: NotRequired[list[PredictionsRun] | None]  # every pass when several, else None; absent from Batch API
 
 
 Predictions = Union[CellPredictions, Skipped]
@@ -291,6 +297,8 @@ class PerExample(TypedDict):
 
 
 class MissingExample(TypedDict):
+    """A sampled question without a usable answer."""
+
     question_id: str
     error: str  # why it counts as missing
 
@@ -322,6 +330,8 @@ class SeedScores(TypedDict):
 
 
 class Sample(TypedDict):
+    """A raw output shown on the dashboard (``defs/assets/scoring.raw_samples``)."""
+
     question_id: str
     category: str | None
     output: str  # the model's raw output, cut to 600 characters
@@ -469,7 +479,7 @@ MAX_ISSUES = 5
 def record_type(name: str) -> Any:
     """The record called ``name`` in this module (a TypedDict, or a ``Union`` of cell records)."""
     value = globals().get(name)
-    if value is None or not (_is_typed_dict(value) or _union_members(value)):
+    if value is None or not (_is_typed_dict(value) or union_members(value)):
         raise KeyError(f"no record {name!r} in {__name__}")
     return value
 
@@ -511,7 +521,7 @@ def _validators(name: str) -> dict[str | None, Any]:
     from pydantic import TypeAdapter
 
     tp = record_type(name)
-    members = _union_members(tp)
+    members = union_members(tp)
     if not members:
         return {None: TypeAdapter(tp)}
     out = {}
@@ -541,7 +551,8 @@ def _is_typed_dict(tp: object) -> bool:
     return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__required_keys__")
 
 
-def _union_members(tp: object) -> tuple:
+def union_members(tp: object) -> tuple:
+    """The members of a cell record union (``CellScores | Skipped``: TypedDicts told apart by ``status``), else ()."""
     if typing.get_origin(tp) in (Union, types.UnionType):
         members = typing.get_args(tp)
         if all(_is_typed_dict(m) and "status" in m.__annotations__ for m in members):
@@ -553,4 +564,4 @@ def records() -> dict[str, Any]:
     """Every record of this module by name, in source order (the TypedDicts and the cell unions)."""
     return {name: value for name, value in globals().items()
             if not name.startswith("_") and (_is_typed_dict(value) and value.__module__ == __name__
-                                             or _union_members(value))}
+                                             or union_members(value))}
