@@ -406,6 +406,11 @@ class LocalEngine:
         self.kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.max_positions = getattr(cfg, "max_position_embeddings", None)
+        # FLOPs of one token through the weights over FLOPs of one query-key pair of attention (all layers).
+        embedding = self.base.get_input_embeddings().weight.numel()
+        weights = sum(p.numel() for p in self.base.parameters()) - embedding
+        heads = cfg.num_attention_heads
+        self.token_pair_cost_ratio = 2 * weights / (4 * heads * self.head_dim * self.n_layers)
         # KV cache: the model's dtype on CUDA (bandwidth); fp32 on CPU, where bf16 attention products are slower
         # than fp32 ones (measured) and the cache is small.
         self.kv_dtype = self.dtype if cuda else torch.float32
@@ -704,11 +709,27 @@ class LocalEngine:
             it.suffix = it.tokens[plen:]
         for batch, full in self._plan(group):
             t0 = time.perf_counter()
-            results, prefilled = self._run_batch(batch, prefix)
+            shared = prefix if prefix is not None and self._share_prefix(batch, plen) else None
+            if shared is None and prefix is not None:
+                for it in batch:
+                    it.suffix = it.tokens
+            results, prefilled = self._run_batch(batch, shared)
             stats.batches.append(BatchStats(
-                rows=len(batch), full=full, adapter=adapter, shared_prefix_tokens=plen, prefilled_tokens=prefilled,
-                output_tokens=sum(r.output_tokens for r in results), wall_s=time.perf_counter() - t0))
+                rows=len(batch), full=full, adapter=adapter, shared_prefix_tokens=plen if shared is not None else 0,
+                prefilled_tokens=prefilled, output_tokens=sum(r.output_tokens for r in results),
+                wall_s=time.perf_counter() - t0))
             yield batch, results
+
+    def _share_prefix(self, batch: list[_Item], plen: int) -> bool:
+        """Whether this batch uses the shared prefix or runs it again in each row. Shared, a row's w prompt tokens
+        attend to plen + w keys under a mask (w x (plen + w) query-key pairs); unshared, its plen + w tokens take the
+        causal kernel ((plen + w)^2 / 2 pairs) but plen more tokens go through the weights. Pairs and tokens are
+        compared by the model's cost ratio. Long suffixes behind a short prefix (an MBPP prompt with 3.8k tokens of
+        test data) run it again; a long system prompt before short questions stays shared."""
+        width = max(len(it.suffix) for it in batch)
+        extra_pairs = sum((plen + len(it.suffix)) * (len(it.suffix) - plen) / 2 for it in batch)
+        fits = len(batch) * (width + plen + max(it.request.max_new_tokens for it in batch)) <= self.max_batch_tokens
+        return extra_pairs <= len(batch) * plen * self.token_pair_cost_ratio or not fits
 
     def _generate_one(self, index: int, request: EngineRequest, first_token_at: list[float]) -> list[EngineResult]:
         item = self._prepare(index, request)

@@ -296,6 +296,21 @@ def test_one_long_prompt_gets_its_own_batch(tiny_models):
     assert [r.input_tokens for r in results] == lengths
 
 
+def test_a_long_prompt_behind_a_short_prefix_runs_the_prefix_itself(tiny_models):
+    """The long row's batch (longest first), its suffix dwarfing the shared system prompt, runs the prefix in its
+    rows instead of attending to it under a mask; the other batch shares it; both ways equal generate()."""
+    engine = LocalEngine(tiny_models["llama"])
+    long_question = " ".join(f"item {i} costs {i * 7} euros;" for i in range(60))
+    requests = [EngineRequest(messages=_chat(q), max_new_tokens=5, logprobs=True)
+                for q in [long_question] + QUESTIONS[:3]]
+    results = engine.generate(requests)
+    batches = engine.last_run.batches
+    assert [b.rows for b in batches] == [2, 2]
+    assert batches[0].shared_prefix_tokens == 0 and batches[1].shared_prefix_tokens >= MIN_SHARED_PREFIX
+    reference = _load_reference(tiny_models["llama"])
+    _assert_same(results, [_reference(reference, engine.tokenizer, r, engine.stop_ids) for r in requests], requests)
+
+
 def test_the_shared_prefix_is_cached_between_calls(tiny_models):
     engine = LocalEngine(tiny_models["llama"])
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=4, logprobs=True) for q in QUESTIONS[:4]]
