@@ -6,7 +6,11 @@ seeds). A prediction for a question outside the test pool is an error naming the
 
 Missing (failures are not answers): a sampled question is MISSING when it has no prediction row, when any
 of its rows failed (``error`` is not None, the rule of ``inference.store.answered``), or (windowed kinds:
-extraction) when a window of it in test_pool has no row. A missing question gets category ``missing`` in ``error_counts``
+extraction) when a window of it in test_pool has no row. An ``error`` of "" is a failure too: no writer produces it
+(``inference.runner.make_row`` gets None or a formatted message, and so do the Batch API rows), and the store asks
+any row whose error is not None again, so a row with "" (a hand-edited or foreign store) was never an answer.
+``missing_questions`` is the one definition: the ``*_predictions_complete`` asset checks
+(``inference.completeness``) and ``completeness`` apply it. A missing question gets category ``missing`` in ``error_counts``
 and NO per_example entry, so it is left out of the metric, its CI, the seed values, the secondary
 metrics and every paired comparison: a revoked key or an open circuit breaker yields "nothing scored",
 never an accuracy of 0. ``completeness`` says how much is missing; the cell is ``complete`` when
@@ -90,6 +94,13 @@ def missing_questions(task_type: str, prepared: dict, rows: list[dict]) -> dict[
     grouped = _group_rows(rows, {ex["question_id"] for ex in pool})
     windows = _windows(pool) if get_kind(task_type).windowed else {}
     return _missing(ids, grouped, windows)
+
+
+def completeness(task_type: str, prepared: dict, rows: list[dict], threshold: float) -> dict:
+    """The ``completeness`` block ``score_predictions`` writes for ``rows`` (one training seed's rows of a cell):
+    {"n_sampled", "n_scored", "n_missing", "missing_share", "threshold", "complete", "missing_examples"}."""
+    ids, _ = _sample_ids(prepared)
+    return _completeness(ids, missing_questions(task_type, prepared, rows), threshold)
 
 
 def _missing(ids: list[str], grouped: dict[str, list[dict]], windows: dict[str, list[str]]) -> dict[str, str]:

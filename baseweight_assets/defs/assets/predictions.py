@@ -53,8 +53,8 @@ def _completeness_check_args(stage: Stage, ctx: BuildContext) -> dict:
 
 
 def _completeness(bench: BenchResource, predictions: dict, prepared_splits: dict) -> dg.AssetCheckResult:
-    return check_result(check_prediction_completeness(predictions, prepared_splits,
-                                                      bench.config.run.incomplete_threshold))
+    return check_result(check_prediction_completeness(bench.task(prepared_splits["task"]).task_type, predictions,
+                                                      prepared_splits, bench.config.run.incomplete_threshold))
 
 
 def _predict(context, bench: BenchResource, layout: LayoutResource, cell, prepared: dict, answerers,
