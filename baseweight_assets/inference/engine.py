@@ -207,7 +207,6 @@ class _Forward:
         keys[:, :, self.write:end] = k
         values[:, :, self.write:end] = v
         keys, values = keys[:, :, self.read:end], values[:, :, self.read:end]
-        seen = end - self.read
         if n > 1:
             if self.prefix is not None:
                 out = self._prefill_with_prefix(layer, q, keys, values, scale)
@@ -220,7 +219,7 @@ class _Forward:
         # One new token per row. GQA: the `group` query heads sharing a KV head become rows of that head.
         qg = q.reshape(b, kv_heads, group, d)
         if self.prefix is None and self.fused:
-            mask = None if self.valid is None else self.valid[:, :, 0, 0].unsqueeze(2)  # (rows, 1, 1, seen)
+            mask = None if self.valid is None else self.valid[:, :, 0, 0].unsqueeze(2)  # (rows, 1, 1, slots)
             out = F.scaled_dot_product_attention(qg, keys, values, attn_mask=mask, scale=scale)
         else:
             out = self._decode(layer, qg * scale, keys, values)
@@ -229,7 +228,7 @@ class _Forward:
     def _prefill_with_prefix(self, layer, q, keys, values, scale):
         """Many queries per row: the fused kernel over [prefix, own keys] (a per-batch copy of the prefix, once per
         prefill; scores against a long prefix would be far larger than the keys)."""
-        b, n, seen = q.shape[0], q.shape[2], keys.shape[2]
+        b, n = q.shape[0], q.shape[2]
         pk, pv = self.prefix[layer, 0], self.prefix[layer, 1]
         plen = pk.shape[1]
         all_keys = torch.cat([pk.unsqueeze(0).expand(b, -1, -1, -1), keys], dim=2)
@@ -243,8 +242,7 @@ class _Forward:
         """One query per row, scaled: scores against the row's own keys, against the shared prefix in one product
         per KV head (the prefix is read once for the whole batch), and one softmax over both."""
         b, kv_heads, group, d = qg.shape
-        seen = keys.shape[2]
-        s_own = torch.matmul(qg, keys.transpose(-1, -2)).float()  # (rows, kv_heads, group, seen)
+        s_own = torch.matmul(qg, keys.transpose(-1, -2)).float()  # (rows, kv_heads, group, slots)
         if self.valid is not None:
             s_own = s_own.masked_fill(~self.valid[:, :, 0], float("-inf"))
         if self.prefix is None:
