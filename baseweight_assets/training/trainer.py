@@ -314,15 +314,32 @@ def _shared_prefix_trainer_class(base: type) -> type:
             # they accept loss kwargs; this makes the Trainer count the supervised tokens and not divide again.
             self.model_accepts_loss_kwargs = True
             self.shared_prefix_refused = supports_shared_prefix(_causal_lm(self.model))
+            self._eval_prefix: Any = None  # a PrefixKVCache while an evaluation pass runs
+
+        def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+            from baseweight_assets.training.prefix import PrefixKVCache
+
+            self._eval_prefix = PrefixKVCache()  # the weights are fixed for the pass: the prefix runs once
+            try:
+                return super().evaluation_loop(*args, **kwargs)
+            finally:
+                self._eval_prefix = None
 
         def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
+            import torch
+
             from baseweight_assets.training.prefix import supervised_loss_sum
 
             causal_lm = _causal_lm(self.accelerator.unwrap_model(model))
+            share = self.shared_prefix_refused is None
             with self.accelerator.autocast():
-                loss_sum, n_supervised = supervised_loss_sum(causal_lm, inputs,
-                                                             share_prefix=self.shared_prefix_refused is None)
+                prefix_kv = None
+                if share and self._eval_prefix is not None and inputs["prefix_ids"].shape[1]:
+                    with torch.no_grad():
+                        prefix_kv = self._eval_prefix.get(causal_lm, inputs["prefix_ids"])
+                loss_sum, n_supervised = supervised_loss_sum(causal_lm, inputs, share_prefix=share,
+                                                             prefix_kv=prefix_kv)
             denominator = num_items_in_batch if num_items_in_batch is not None else n_supervised.clamp(min=1)
             loss = loss_sum / denominator
             return (loss, {"loss": loss}) if return_outputs else loss

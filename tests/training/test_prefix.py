@@ -98,7 +98,16 @@ def _random_rows(n: int, prefix_len: int, vocab: int, seed: int = 0) -> list[dic
     return rows
 
 
-def test_shared_prefix_loss_and_lora_gradients_equal_the_per_row_reference_tiny(tiny_model_dir):
+def test_padded_suffixes_or_rows_apart_by_what_padding_would_cost():
+    assert pf.rows_apart([10, 100], width=100)  # 110 + 2 calls < 200 slots
+    assert not pf.rows_apart([95, 100], width=100)  # little padding: one padded call
+    assert not pf.rows_apart([5], width=5)
+
+
+@pytest.mark.parametrize("row_call_tokens", [0, 10**6], ids=["rows-apart", "padded"])
+def test_shared_prefix_loss_and_lora_gradients_equal_the_per_row_reference_tiny(tiny_model_dir, monkeypatch,
+                                                                                row_call_tokens):
+    monkeypatch.setattr(pf, "ROW_CALL_TOKENS", row_call_tokens)
     model = _lora(tiny_model_dir).train()  # dropout 0: train mode is deterministic
     rows = _random_rows(5, prefix_len=40, vocab=300)
     batch = pf.SharedPrefixCollator(pad_id=0)(rows)
@@ -117,6 +126,32 @@ def test_shared_prefix_loss_and_lora_gradients_equal_the_per_row_reference_tiny(
     fallback_loss, fallback_grads = _shared(model, no_prefix)
     assert abs(fallback_loss.item() - ref_loss.item()) / ref_loss.item() < 1e-5
     assert _max_rel(fallback_grads, ref_grads) < 1e-5
+
+
+def test_an_evaluation_reuses_the_prefix_keys_and_values(tiny_model_dir):
+    model = _lora(tiny_model_dir).eval()
+    rows = _random_rows(6, prefix_len=40, vocab=300, seed=5)
+    first, second = (pf.SharedPrefixCollator(pad_id=0)(part) for part in (rows[:3], rows[3:]))
+    assert torch.equal(first["prefix_ids"], second["prefix_ids"])
+    lm = model.get_base_model()
+    with torch.no_grad():
+        kv = pf.prefix_key_values(lm, first["prefix_ids"])
+        for batch in (first, second):
+            reused, n = pf.supervised_loss_sum(lm, batch, prefix_kv=kv)
+            fresh, n_fresh = pf.supervised_loss_sum(lm, batch)
+            assert torch.equal(reused, fresh) and int(n) == int(n_fresh)
+
+        # a pass's cache: a longer prompt runs only its extra tokens, a shorter one is a slice, another one is new
+        cache = pf.PrefixKVCache()
+        full = torch.tensor([rows[0]["input_ids"][:45]])
+        for ids in (full[:, :40], full, full[:, :42], full[:, 3:30]):
+            got = cache.get(lm, ids)
+            want = pf.prefix_key_values(lm, ids)
+            assert len(got) == len(want) and cache.ids == tuple(ids[0].tolist())
+            for (k, v), (k_want, v_want) in zip(got, want):
+                assert k.shape == k_want.shape and torch.allclose(k, k_want, atol=1e-5) and torch.allclose(v, v_want, atol=1e-5)
+    with pytest.raises(RuntimeError, match="without gradients"):
+        cache.get(lm, full)
 
 
 def test_one_row_batch_and_eval_mode_without_gradients(tiny_model_dir):
@@ -211,3 +246,15 @@ def test_one_trainer_step_is_the_plain_sgd_step_whatever_the_split_of_the_batch(
     moved = [after[n].detach() - p.detach() for n, p in before.named_parameters() if p.requires_grad]
     expected = [-lr * g for g in ref_grads]
     assert len(moved) == len(names) and _max_rel(moved, expected) < 1e-4
+
+    # evaluation (prefix keys and values reused across its batches) == HF's loss on the trained weights, averaged
+    # the Trainer's way: each batch's token mean, weighted by its rows
+    got = trainer.evaluate()["eval_loss"]
+    val, want, causal_lm = data[:4], 0.0, model.get_base_model()
+    with torch.no_grad():
+        for start in range(0, len(val), batch):
+            part = val[start:start + batch]
+            total = sum(causal_lm(input_ids=torch.tensor([r["input_ids"]]), labels=torch.tensor([r["labels"]]),
+                                  use_cache=False).loss * sum(1 for x in r["labels"][1:] if x != X) for r in part)
+            want += len(part) * total / sum(sum(1 for x in r["labels"][1:] if x != X) for r in part)
+    assert got == pytest.approx(float(want) / len(val), rel=1e-5)
