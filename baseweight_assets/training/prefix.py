@@ -3,7 +3,8 @@
 All training rows of a task share its system prompt and the chat template's turn tokens (BANKING77: about 650 of
 690 tokens). For a batch of B rows the longest common token prefix (length P) goes through the decoder once, at
 batch size 1 and with gradients; its key/value cache is expanded to the B rows and only the suffixes (the rest of
-each row, right-padded) run on top of it, at positions P, P+1, ... . Because autograd sums the gradients of the
+each row: right-padded in one call, or one row at a time when their lengths differ a lot) run on top of it, at
+positions P, P+1, ... . Because autograd sums the gradients of the
 expanded cache over the rows, the prefix's forward AND backward run once per batch, and the loss and the LoRA
 gradients are those of the plain computation (the same causal attention over the same tokens), up to float rounding.
 
@@ -11,8 +12,8 @@ Only supervised positions reach the LM head: logits are computed for the assista
 [tokens x vocab] block for the whole prompt.
 
 The prefix stops before the first position whose logits carry a loss in any row, so every supervised position is
-in a suffix. A batch whose common prefix is shorter than ``MIN_SHARED_PREFIX`` tokens is run plainly (P = 0: right
-padded rows, per-row causal attention), as is everything when the model cannot take an expanded cache (sliding-
+in a suffix. A batch whose common prefix is shorter than ``MIN_SHARED_PREFIX`` tokens is run plainly (P = 0: whole
+rows, each under its own causal attention), as is everything when the model cannot take an expanded cache (sliding-
 window layers) or has gradient checkpointing on (which turns the cache off).
 
 With LoRA dropout > 0 the prefix's dropout mask is drawn once per batch, so the rows of a batch share it; each row
@@ -29,7 +30,8 @@ import torch.nn.functional as F
 
 from baseweight_assets.training.rendering import IGNORE_INDEX
 
-# Below this the extra batch-1 forward and the cache copy cost about what sharing saves.
+# Sharing P tokens among B rows saves (B - 1) x P tokens for one more decoder call (about ROW_CALL_TOKENS tokens' worth):
+# at 2 rows that pays from about 20 tokens; 32 leaves a margin.
 MIN_SHARED_PREFIX = 32
 
 
