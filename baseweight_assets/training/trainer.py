@@ -224,8 +224,7 @@ def build_trainer(*, model: Any, tokenizer: Any, train_rows: list[dict], val_row
         remove_unused_columns=False, dataloader_num_workers=0,
         # Packed and flattened batches hold no padding; padded and shared-prefix ones are counted through their
         # attention mask (a shared prefix counts once per row: the tokens each row was trained on).
-        include_num_input_tokens_seen="all" if packed or (backend.padding_free and not backend.shared_prefix)
-        else "non_padding",
+        include_num_input_tokens_seen="all" if packed or backend.padding_free else "non_padding",
     )
     args[_checkpointing_arg()] = False  # prepare_model enables it (or Unsloth's) where the config asks
     all_callbacks = list(callbacks or [])
