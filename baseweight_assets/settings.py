@@ -30,6 +30,7 @@ HARDWARE_ENV = "BASEWEIGHT_HARDWARE"
 API_MODE_ENV = "BASEWEIGHT_API"
 UNSANDBOXED_ENV = "BASEWEIGHT_ALLOW_UNSANDBOXED_CODE"
 RUN_ID_ENV = "BASEWEIGHT_MAIN_RUN_ID"
+DAGSTER_URL_ENV = "BASEWEIGHT_DAGSTER_URL"
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN")
 
 
@@ -57,6 +58,8 @@ class Settings:
     hardware_override: str | None = None
     allow_unsandboxed_code: bool = False
     main_run_id: str | None = None
+    # a running Dagster deployment (its webserver) for baseweight-run to launch on, instead of starting its own
+    dagster_url: str | None = None
     _secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +91,7 @@ class Settings:
             hardware_override=env.get(HARDWARE_ENV) or None,
             allow_unsandboxed_code=_flag(env.get(UNSANDBOXED_ENV)),
             main_run_id=env.get(RUN_ID_ENV) or None,
+            dagster_url=(env.get(DAGSTER_URL_ENV) or "").rstrip("/") or None,
             _secrets={k: v for k, v in env.items() if k.endswith(SECRET_SUFFIXES) and v},
         )
 

@@ -143,6 +143,19 @@ class Services:
 
 
 @contextmanager
+def existing_deployment(url: str, timeout_s: float = 30) -> Iterator[Services]:
+    """A Dagster deployment that is already up (a cluster's webserver at ``url``): its daemon and run launcher do
+    the work, so nothing is started here."""
+    graphql = GraphQL(url)
+    deadline = time.monotonic() + timeout_s
+    while not graphql.up():
+        if time.monotonic() > deadline:
+            raise ServiceError(f"no Dagster webserver answers at {url}/server_info")
+        time.sleep(1)
+    yield Services(url, graphql, [])
+
+
+@contextmanager
 def dagster_services(*, home: Path, logs: Path, env: dict[str, str], repo_root: Path, ui_port: int = 3000,
                      startup_timeout_s: float = 300) -> Iterator[Services]:
     """Start code server, UI and daemon; stop all three on exit (also on KeyboardInterrupt)."""

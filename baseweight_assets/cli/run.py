@@ -31,7 +31,7 @@ from typing import Iterator
 import dagster as dg
 
 from baseweight_assets.cli.backfill_plan import Selection, count, graphql_params, instance_state, plan_backfill
-from baseweight_assets.cli.dagster_services import ServiceError, dagster_services
+from baseweight_assets.cli.dagster_services import ServiceError, dagster_services, existing_deployment
 from baseweight_assets.cli.progress import CANCEL_MUTATION, LAUNCH_MUTATION, STATUS_QUERY, parse_status, progress_line
 from baseweight_assets.cli.run_report import backfill_outcome
 from baseweight_assets.config.deployment import load_deployment_config
@@ -49,16 +49,21 @@ POLL_S = 2.0
 
 
 @contextmanager
-def single_main_run(instance: dg.DagsterInstance) -> Iterator[list[str]]:
+def single_main_run(instance: dg.DagsterInstance, clean_orphans: bool = True) -> Iterator[list[str]]:
     """Hold an exclusive lock for the whole main job; while holding it, anything a killed main job left behind is
-    an orphan: its backfills are canceled and its unfinished runs marked failed (freeing their pool slots)."""
+    an orphan: its backfills are canceled and its unfinished runs marked failed (freeing their pool slots).
+    ``clean_orphans=False`` on a shared deployment: the lock is this host's, so another host's main job may be alive;
+    the deployment's run monitoring fails runs whose workers died."""
     lock_path = Path(instance.root_directory) / "baseweight-main-run.lock"
     with open(lock_path, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise SystemExit(f"another baseweight-run holds {lock_path}; wait for it or stop it") from None
-        cleaned = []
+        cleaned: list[str] = []
+        if not clean_orphans:
+            yield cleaned
+            return
         from dagster._core.execution.backfill import BulkActionStatus
 
         for backfill in instance.get_backfills(status=BulkActionStatus.REQUESTED):
@@ -77,10 +82,13 @@ def single_main_run(instance: dg.DagsterInstance) -> Iterator[list[str]]:
 
 
 def size_pools(instance: dg.DagsterInstance, settings: Settings) -> dict[str, int]:
-    """Pool limits from configs/deployment.yaml, ``gpu`` sized to this host: one slot per accelerator, or on a
-    CPU-only host one per run the instance lets run at once (the CPU is the device there). The GPU count comes
-    from ``accelerator_count``, which does not initialise CUDA in this process."""
+    """Pool limits from configs/deployment.yaml. In production they stand as configured (the cluster's GPUs are
+    not this host's). Locally ``gpu`` is sized to this host: one slot per accelerator, or on a CPU-only host one per
+    run the instance lets run at once (the CPU is the device there). The GPU count comes from
+    ``accelerator_count``, which does not initialise CUDA in this process."""
     deployment = load_deployment_config(settings.config_dir)
+    if settings.environment == "production":
+        return ensure_pool_limits(instance, deployment)
     queue = instance.get_concurrency_config().run_queue_config
     max_runs = queue.max_concurrent_runs if queue and queue.max_concurrent_runs > 0 else 1
     sized = deployment.model_copy(update={"pools": {**deployment.pools, "gpu": accelerator_count() or max_runs}})
@@ -134,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="target every partition, not only those the instance lacks")
     parser.add_argument("--port", type=int, default=3000, help="Dagster UI port (the next free one if taken)")
     parser.add_argument("--keep-ui", action="store_true", help="keep the UI up after the job until Ctrl-C")
+    parser.add_argument("--dagster-url", default=None,
+                        help="launch on a running Dagster deployment (its webserver URL, e.g. a cluster's; default "
+                             "$BASEWEIGHT_DAGSTER_URL) instead of starting a code server, UI and daemon here")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -148,10 +159,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown task {name!r}; known: {sorted(bench.tasks)}")
 
     paths = settings.paths
+    remote = args.dagster_url or settings.dagster_url
     instance = dg.DagsterInstance.get()
-    with single_main_run(instance) as cleaned:
-        # model servers a killed step left behind (their pidfiles sit beside their logs) hold GPU memory and ports
-        stopped = sweep_stale_servers(paths.results, log=lambda m: print(f"[baseweight] {m}"))
+    with single_main_run(instance, clean_orphans=not remote) as cleaned:
+        # model servers a killed step left behind (their pidfiles sit beside their logs) hold GPU memory and ports;
+        # a remote deployment's steps run in their own pods, where nothing outlives its pod
+        stopped = [] if remote else sweep_stale_servers(paths.results, log=lambda m: print(f"[baseweight] {m}"))
         if cleaned or stopped:
             print(f"[baseweight] cleaned up after a killed main job: "
                   f"{', '.join(cleaned + [f'server pid {p}' for p in stopped])}")
@@ -174,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         logs = paths.results / "main_runs" / run_id
         status, backfill_id = "NOT_STARTED", None
         try:
-            with dagster_services(home=Path(instance.root_directory), logs=logs, repo_root=settings.repo_root,
-                                  env={RUN_ID_ENV: run_id}, ui_port=args.port) as services:
+            deployment = existing_deployment(remote) if remote else dagster_services(
+                home=Path(instance.root_directory), logs=logs, repo_root=settings.repo_root, env={RUN_ID_ENV: run_id},
+                ui_port=args.port)
+            with deployment as services:
                 params = graphql_params(defs, target, f"baseweight main job {run_id}", {MAIN_RUN_TAG: run_id})
                 backfill_id = _launch(services.graphql, params)
                 print(f"[baseweight] backfill {backfill_id}: {count(target)} partitions over {len(target)} assets; "
@@ -204,11 +219,12 @@ def main(argv: list[str] | None = None) -> int:
                     "run_wall_s": round(outcome.run_wall_s, 1), "asset_step_s": round(outcome.step_s, 1),
                     "overhead_share": None if outcome.overhead_share is None else round(outcome.overhead_share, 3),
                     "failed": outcome.failed, "not_run_after_failure": outcome.not_run, "logs": str(logs),
-                    "hub_sync_failed": hub_sync_failures(settings),
+                    # a remote deployment's artifacts live on its volume: its hub_sync checks say it in its UI
+                    "hub_sync_failed": None if remote else hub_sync_failures(settings),
                 })
                 write_json(logs / "summary.json", summary, indent=2)
                 print(json.dumps(summary, indent=2))
-                for line in summary["hub_sync_failed"]:
+                for line in summary["hub_sync_failed"] or []:
                     print(f"[baseweight] {line}")
                 share = summary["overhead_share"]
                 print(f"[baseweight] finished in {elapsed / 60:.1f} min ({status}); {outcome.runs} runs; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -89,4 +90,8 @@ def test_main_run_sizes_the_gpu_pool_to_the_host_without_initialising_cuda(tmp_p
     assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 3
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # a two-GPU host: one slot per card
     assert size_pools(instance, settings)["gpu"] == 2
+    # against a production instance the cluster's pools stand as configured, whatever the launching host has
+    production = Settings.from_env({**os.environ, "BASEWEIGHT_ENV": "production"})
+    assert size_pools(instance, production) == configured
+    assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == configured["gpu"]
     instance.dispose()
