@@ -81,6 +81,6 @@ class ProjectPaths:
         """Logs and summary of one ``baseweight-run``."""
         return self.results / "main_runs" / run_id
 
-    def spend_ledger(self, run_id: str | None) -> Path:
-        """The API spend of one main run (every partition of it draws on one cap); ``adhoc`` outside a main run."""
-        return self.results / "spend" / f"{run_id or 'adhoc'}.json"
+    def spend_ledger(self, key: str) -> Path:
+        """The API spend ledger ``key`` names (``inference.spend.ledger_key``: a main run, a backfill or one run)."""
+        return self.results / "spend" / f"{key}.json"

@@ -1,5 +1,6 @@
 """What a run costs as it goes, and the spending caps: one per partition (``SpendGuard``) and, through a shared
-``SpendLedger`` file, one for a whole main run across every partition and process.
+``SpendLedger`` file, one for a whole main run (or Dagster backfill, or single run: ``ledger_key``) across every
+partition and process.
 
 Every attempt reserves its worst-case cost first and settles it afterwards: a success costs its measured tokens,
 an attempt refused before any work (429, 4xx, connection refused) costs nothing, and any other failure (timeout,
@@ -12,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
 
 from baseweight_assets.config.schema import ApiPrice
 from baseweight_assets.storage.atomic import read_json, write_json
@@ -60,10 +60,20 @@ def may_have_been_billed(exc: BaseException) -> bool:
     return type(cause).__name__ not in _NOT_SENT
 
 
-class SpendLedger:
-    """The spend of a whole main run, shared by every process of it through one JSON file under a flock.
+def ledger_key(main_run_id: str | None, *, backfill_id: str | None, run_id: str) -> str:
+    """Whose cap a materialization draws on, as the ledger's file name: a ``baseweight-run`` main run shares one
+    ledger across all its partitions (the main run id); outside it, every run of one Dagster backfill shares
+    ``backfill-<id>`` and any other run has its own ``run-<Dagster run id>``, so ad-hoc runs never share a cap."""
+    if main_run_id:
+        return main_run_id
+    return f"backfill-{backfill_id}" if backfill_id else f"run-{run_id}"
 
-    ``path`` is chosen by the caller, e.g. ``results/<profile>/spend/<run id>.json``; ``cap_usd`` None records
+
+class SpendLedger:
+    """The spend of a whole main run (or backfill, or run), shared by every process of it through one JSON file
+    under a flock.
+
+    ``path`` is chosen by the caller: ``results/<profile>/spend/<ledger_key>.json``; ``cap_usd`` None records
     without a cap. A reservation is kept under the process that made it; one whose process died (``kill -9``
     mid-call) is counted as spent, since its call may have been billed. Each operation is one locked
     read-modify-write of the file (atomic replace), so the file is always a consistent account.

@@ -14,7 +14,8 @@ from inf_helpers import RUN_KW, endpoint_for, make_requests
 from baseweight_assets.config.schema import ApiPrice
 from baseweight_assets.inference.http_backend import estimate_input_tokens
 from baseweight_assets.inference.runner import ROW_FIELDS, run_predictions
-from baseweight_assets.inference.spend import SpendLedger, cost_usd
+from baseweight_assets.inference.spend import SpendLedger, cost_usd, ledger_key
+from baseweight_assets.paths import ProjectPaths
 from baseweight_assets.storage.liveness import process_token
 
 PRICE = ApiPrice(input_per_1m=2.0, output_per_1m=8.0, cached_input_per_1m=0.5, effective_from="x", source="test")
@@ -129,3 +130,20 @@ def test_run_wide_cap_holds_across_partitions_in_separate_processes(tmp_path):
     assert totals["spent_usd"] <= cap and totals["reserved_usd"] == 0.0
     assert totals["spent_usd"] == pytest.approx(sum(r["spend_usd"] for r in runs))
     assert sum(r["rows_done"] for r in runs) < 40
+
+
+def test_ad_hoc_runs_draw_on_their_own_cap_and_a_backfill_on_one(tmp_path):
+    """The ledger a materialization draws on: its main run's, else its Dagster backfill's, else its own run's."""
+    assert ledger_key("0f3a9c1d2e4b", backfill_id="qwertyui", run_id="r-1") == "0f3a9c1d2e4b"
+    in_backfill = {ledger_key(None, backfill_id="qwertyui", run_id=r) for r in ("r-1", "r-2")}
+    assert in_backfill == {"backfill-qwertyui"}
+    assert ledger_key(None, backfill_id=None, run_id="r-1") == "run-r-1"
+    assert ledger_key(None, backfill_id=None, run_id="r-2") == "run-r-2"
+    assert ledger_key("", backfill_id="", run_id="r-3") == "run-r-3"  # an empty tag or env value is no scope
+    paths = ProjectPaths(tmp_path, "full")
+    assert paths.spend_ledger("run-r-1") == tmp_path / "results" / "spend" / "run-r-1.json"
+    # two single materializations do not share spend: one spending its cap leaves the other's untouched
+    first, second = (SpendLedger(paths.spend_ledger(ledger_key(None, backfill_id=None, run_id=r)), 5.0)
+                     for r in ("r-1", "r-2"))
+    assert first.try_reserve(5.0) is not None and first.try_reserve(0.01) is None
+    assert second.try_reserve(5.0) is not None

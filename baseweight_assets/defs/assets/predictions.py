@@ -7,6 +7,7 @@ API, the labelled stand-in or the fake for API models); the asset resolves the c
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from baseweight_assets.conditions import is_lora
 from baseweight_assets.defs.assets.common import log_fn, resolve_cell, skipped, status_metadata
@@ -18,7 +19,7 @@ from baseweight_assets.hardware import detect_hardware
 from baseweight_assets.inference.backends import Adapter
 from baseweight_assets.inference.cell import predict_cell
 from baseweight_assets.inference.completeness import check_prediction_completeness
-from baseweight_assets.inference.spend import SpendLedger
+from baseweight_assets.inference.spend import SpendLedger, ledger_key
 from baseweight_assets.models.store import weights_identity
 from baseweight_assets.pipeline.stages import Stage
 from baseweight_assets.prompting import PromptTemplate
@@ -138,7 +139,9 @@ def build_api_predictions(stage: Stage, ctx: BuildContext) -> list:
                 detect_hardware(bench.config.pricing, override=bench.hardware_override)["hardware"]
             context.log.warning(f"{model.api_key_env} not set: {model.id} answered by "
                                 f"{'the fake' if backends.fake else f'stand-in {model.stand_in}'}")
-        ledger = SpendLedger(layout.paths.spend_ledger(backends.main_run_id), bench.config.run.spend_cap_usd)
+        key = ledger_key(backends.main_run_id, backfill_id=context.run.tags.get(BACKFILL_ID_TAG),
+                         run_id=context.run_id)
+        ledger = SpendLedger(layout.paths.spend_ledger(key), bench.config.run.spend_cap_usd)
         with backends.api(model, stand_in=stand_in, stand_in_dir=stand_in_dir, stand_in_weights=weights,
                           http_kwargs=bench.http_kwargs(model, live=True, ledger=ledger)) as answerer:
             return _output(_predict(context, bench, layout, cell, prepared_splits, [answerer], hardware))
