@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 from baseweight_assets.hub.errors import HubConflictError, HubSyncError, HubTransientError
 from baseweight_assets.hub.layout import RepoRef
-from baseweight_assets.hub.redaction import redact
 from baseweight_assets.inference.retry import retry_after_s
+from baseweight_assets.redaction import redact
 from baseweight_assets.storage.atomic import write_text
 
 

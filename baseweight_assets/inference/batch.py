@@ -20,13 +20,13 @@ from pathlib import Path
 
 from baseweight_assets.config.schema import ApiPrice
 from baseweight_assets.inference.endpoint import Endpoint
-from baseweight_assets.inference.redaction import redact
 from baseweight_assets.inference.requests import PredictionRequest, request_body, request_hash
 from baseweight_assets.inference.http_backend import estimate_input_tokens
 from baseweight_assets.inference.runner import TIMING_KEYS, make_row
 from baseweight_assets.inference.spend import SpendCapReached, cost_usd
 from baseweight_assets.inference.store import DEFAULT_LOCK_TIMEOUT_S, PredictionStore, answered
 from baseweight_assets.inference.structured import unwrap_label
+from baseweight_assets.redaction import redact
 from baseweight_assets.storage.atomic import read_json, write_json, write_text
 
 BATCH_SERVED_BY = "openai-batch"
@@ -118,9 +118,9 @@ def _lines(client, file_id: str | None) -> list[dict]:
     return out
 
 
-def _batch_errors(batch) -> str:
+def _batch_errors(batch, secret: str | None) -> str:
     data = getattr(getattr(batch, "errors", None), "data", None) or []
-    return "; ".join(redact(f"{getattr(e, 'code', None)}: {getattr(e, 'message', None)}") for e in data)[:500]
+    return "; ".join(redact(f"{getattr(e, 'code', None)}: {getattr(e, 'message', None)}", secret) for e in data)[:500]
 
 
 def collect_batch(client, batch_id: str, requests: list[PredictionRequest], endpoint: Endpoint, *, task_id: str,
@@ -136,7 +136,8 @@ def collect_batch(client, batch_id: str, requests: list[PredictionRequest], endp
     for item in _lines(client, getattr(batch, "output_file_id", None)) + \
             _lines(client, getattr(batch, "error_file_id", None)):
         results[item.get("custom_id")] = (item.get("response") or {}, item.get("error"))
-    batch_errors = _batch_errors(batch)
+    secret = getattr(client, "api_key", None)  # the key this client sends
+    batch_errors = _batch_errors(batch, secret)
     rows, spend = [], 0.0
     for rhash, request in by_hash.items():
         response, error = results.get(rhash, ({}, None))
@@ -148,7 +149,7 @@ def collect_batch(client, batch_id: str, requests: list[PredictionRequest], endp
                 raise ValueError(f"no result in batch {batch_id} (status {batch.status})"
                                  + (f": {batch_errors}" if batch_errors else ""))
             if error or status != 200:
-                raise ValueError(redact(f"status {status}: {json.dumps(error or body.get('error'))[:500]}"))
+                raise ValueError(redact(f"status {status}: {json.dumps(error or body.get('error'))[:500]}", secret))
             choice = body["choices"][0]
             usage = body["usage"]
             content = choice["message"].get("content") or ""

@@ -13,12 +13,12 @@ from baseweight_assets.config.schema import ApiPrice
 from baseweight_assets.inference.client import CallResult, make_client, stream_chat
 from baseweight_assets.inference.endpoint import Endpoint
 from baseweight_assets.inference.pacing import Pacer
-from baseweight_assets.inference.redaction import redact
 from baseweight_assets.inference.requests import PredictionRequest, request_body
 from baseweight_assets.inference.retry import (CircuitBreaker, CircuitOpenError, RetryPolicy, is_rate_limited,
                                                is_retryable, retry_after_s)
 from baseweight_assets.inference.runner import Emit, Session
 from baseweight_assets.inference.spend import SpendGuard, SpendLedger, may_have_been_billed
+from baseweight_assets.redaction import redact
 
 
 def estimate_input_tokens(request: PredictionRequest) -> int:
@@ -62,7 +62,7 @@ class _Run:
                 result = await stream_chat(self.client, body, self.timeout_s)
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 self.guard.fail(reservation, billed=may_have_been_billed(exc))
-                last = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                last = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, self.client.api_key)
                 if isinstance(exc, TimeoutError):
                     last = f"timeout after {self.timeout_s}s"
                 if not is_retryable(exc):

@@ -87,6 +87,24 @@ def test_collect_maps_results_errors_and_no_shows_to_rows(tmp_path):
     assert abs(out["run"]["spend_usd"] - full * 0.5) < 1e-12
 
 
+def test_batch_errors_never_quote_the_key_the_client_sends():
+    reqs = _requests()[:2]
+    h = [request_hash(r, EP) for r in reqs]
+    key = "org-unshaped-key-0123456789"  # not sk-shaped: only the client's own key can mask it
+    echo = {"message": f"Incorrect API key provided: {key}", "code": "invalid_api_key"}
+    errors = json.dumps({"custom_id": h[0], "response": {"status_code": 401, "body": {"error": echo}}})
+    client = FakeClient(errors=errors)
+    client.api_key = key
+    failed_batch = SimpleNamespace(id="b", status="failed", output_file_id=None, error_file_id="err",
+                                   errors=SimpleNamespace(data=[SimpleNamespace(code="auth", message=f"bad key {key}")]))
+    client.batches.retrieve = lambda bid: failed_batch
+    rows = collect_batch(client, "b", reqs, EP, task_id="t", model_id="m", condition="zero-shot", price=PRICE,
+                         batch_discount=0.5)["rows"]
+    assert rows[0]["error"].startswith("status 401") and "Incorrect API key provided: ***" in rows[0]["error"]
+    assert rows[1]["error"] == "no result in batch b (status failed): auth: bad key ***"
+    assert key not in json.dumps(rows)
+
+
 # --------------------------------------------------------------------------- run_batch_predictions
 
 CACHED_PRICE = ApiPrice(input_per_1m=0.2, output_per_1m=1.25, cached_input_per_1m=0.02, effective_from="2026-05",

@@ -111,9 +111,14 @@ def test_api_key_never_in_rows_logs_or_errors(tmp_path, monkeypatch):
         assert SECRET not in blob and "SECRET" not in blob
 
 
-def test_redact_masks_echoed_keys(monkeypatch):
-    from baseweight_assets.inference.redaction import redact
+def test_redact_masks_the_secrets_it_is_given_and_anything_key_shaped():
+    from baseweight_assets.redaction import redact
 
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    assert "SECRET" not in redact(f"Incorrect API key provided: {SECRET}")
-    assert "***" in redact("Incorrect API key provided: sk-test-****CRET")
+    assert redact(f"Incorrect API key provided: {SECRET}") == "Incorrect API key provided: ***"
+    assert redact("Incorrect API key provided: sk-test-****CRET") == "Incorrect API key provided: ***"
+    assert redact("401 for token hf_abcdefghijkl on repo x") == "401 for token hf_*** on repo x"
+    unshaped = "azure-0123456789SECRETvalue"  # a key no pattern knows is masked only when named
+    assert redact(f"denied: {unshaped}", unshaped, None, "") == "denied: ***"
+    assert redact(f"denied: {unshaped}") == f"denied: {unshaped}"
+    # longest first: a secret containing another is masked whole, not left with a tail
+    assert redact("k=abcdef123456-tail", "abcdef123456", "abcdef123456-tail") == "k=***"
