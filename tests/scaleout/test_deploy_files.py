@@ -1,6 +1,9 @@
-"""The shipped deployment files agree with configs/deployment.yaml (image, namespace, service account, pools)."""
+"""The shipped deployment files agree with configs/deployment.yaml (image, namespace, service account, pools), and the
+image installs the GPU lock (constraints/gpu.txt)."""
 
 from __future__ import annotations
+
+import re
 
 import kubernetes
 import pytest
@@ -28,12 +31,40 @@ def test_helm_values_match_the_deployment_config():
 
 def test_dockerfile_is_cuda_based_with_the_gpu_extra_and_ships_the_sandbox():
     text = (REPO / "deployments" / "Dockerfile").read_text()
-    assert "nvidia/cuda:" in text and '".[gpu]"' in text and "torch==${TORCH_VERSION}" in text
+    assert "nvidia/cuda:" in text and '".[gpu]"' in text
     assert "baseweight_assets.definitions" in text
     install = text[text.index("apt-get install"):text.index("rm -rf /var/lib/apt/lists")]
     assert "bubblewrap" in install.split()  # the scoring step refuses to run generated code without it
     user = load_deployment_config(REPO / "configs").kubernetes.sandbox_step.run_as_user
     assert f"--uid {user} bench" in text and "USER bench" in text
+
+
+def _pip_installs(dockerfile: str) -> list[str]:
+    """Every ``pip install`` command of the Dockerfile's RUN lines (continuations joined, split at ``&&``)."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile)
+    return [c.strip() for line in joined.splitlines() if line.startswith("RUN ")
+            for c in line[4:].split("&&") if c.strip().startswith("pip install")]
+
+
+def test_the_image_installs_exactly_the_gpu_lock():
+    """The image runs what CI resolves: the gpu extra under constraints/gpu.txt, with no torch of its own."""
+    text = (REPO / "deployments" / "Dockerfile").read_text()
+    lock = dict(line.split("==") for line in (REPO / "constraints" / "gpu.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    assert {k: lock[k] for k in ("torch", "transformers", "trl", "vllm", "unsloth")} == {
+        "torch": "2.14.0", "transformers": "5.17.0", "trl": "1.15.0", "vllm": "0.33.0", "unsloth": "2026.10.9"}
+    installs = _pip_installs(text)
+    assert installs == ['pip install ".[gpu]" -c constraints/gpu.txt']
+    copied = text.index("COPY constraints/gpu.txt ./constraints/gpu.txt")
+    assert copied < text.index("RUN pip install")  # the lock is in the image before the install reads it
+    assert "torch==" not in text and "--index-url" not in text  # no second torch beside the lock's
+    cuda_image = re.search(r"nvidia/cuda:(\d+)\.(\d+)\.\d+-", text)
+    assert cuda_image and lock["nvidia-cuda-runtime"].split(".")[:2] == list(cuda_image.groups())
+
+
+def test_the_pip_install_reader_sees_continued_lines():
+    text = 'RUN pip install "torch==2.13.0" --index-url x \\\n && pip install ".[gpu]" \\\n && pip check\n'
+    assert _pip_installs(text) == ['pip install "torch==2.13.0" --index-url x', 'pip install ".[gpu]"']
 
 
 _MODELS = {"ServiceAccount": "V1ServiceAccount", "PersistentVolumeClaim": "V1PersistentVolumeClaim",
