@@ -21,7 +21,7 @@ from .fake_hfapi import RecordingHfApi
 
 HUB = HubConfig(enabled=True, org="acme", dataset_repo="bench-artifacts", adapter_repo_prefix="bw")
 REPO = ("dataset", "acme/bench-artifacts")
-KEY = ArtifactKey("scores", "fpb|smollm2-135m__zero-shot", "smoke")
+KEY = ArtifactKey("local_scores", "fpb|smollm2-135m__zero-shot", "smoke")
 
 
 def _local(root: Path, key: ArtifactKey = KEY, value: dict | None = None) -> tuple[Path, dict]:
@@ -92,7 +92,7 @@ def test_concurrent_writer_is_detected_and_its_commit_kept(tmp_path):
     seen = api.history[REPO][-1][0]
 
     # another machine commits a different partition between our head read and our commit
-    api.before_commit = lambda: api.apply_commit(*REPO, {"smoke/scores/mbpp/other.json": b"{}"})
+    api.before_commit = lambda: api.apply_commit(*REPO, {"smoke/local_scores/mbpp/other.json": b"{}"})
     path, value = _local(tmp_path)
     result = sync.push(KEY, path, value)
     assert result.state == "pushed" and result.attempts == 2 and len(sleeps) == 1
@@ -100,7 +100,7 @@ def test_concurrent_writer_is_detected_and_its_commit_kept(tmp_path):
     assert parents[0] == seen                        # based on the head this session last saw: rejected (412)
     assert parents[1] == api.history[REPO][-2][0]    # re-read head = the other writer's commit
     files = api.repos[REPO]
-    assert files["smoke/scores/mbpp/other.json"] == b"{}" and KEY.json_path() in files
+    assert files["smoke/local_scores/mbpp/other.json"] == b"{}" and KEY.json_path() in files
 
 
 def test_a_newer_materialization_pushed_concurrently_is_never_overwritten(tmp_path):
@@ -148,7 +148,7 @@ def test_local_mirror_compare_and_swap(tmp_path):
 def test_many_writers_on_one_mirror_lose_nothing(tmp_path):
     """Eight sessions push eight partitions to one mirror at once: every commit lands, parents form one chain."""
     target_root = tmp_path / "mirror"
-    keys = [ArtifactKey("scores", f"fpb|model{i}__zero-shot", "smoke") for i in range(8)]
+    keys = [ArtifactKey("local_scores", f"fpb|model{i}__zero-shot", "smoke") for i in range(8)]
     errors: list[BaseException] = []
 
     def push(key: ArtifactKey) -> None:
