@@ -1,7 +1,8 @@
 """Sync records: which materialization an artifact is, recorded on the Hub beside it and on this disk beside it.
 
 A ``SyncStamp`` is made when a partition is materialized and travels with every push (``baseweight-sync/<path>``
-in the dataset repo, ``baseweight/sync.json`` in an adapter repo). The local copy lives under the IO manager's base
+in the dataset repo, ``baseweight/<condition>/sync.json`` in an adapter repo; for an adapter cell it names every
+training seed's folder with its sha256). The local copy lives under the IO manager's base
 folder at ``.hub/<asset>/<task>[/<variant>].json`` together with what became of the last push, so a run summary can
 list the pushes that failed. Comparing the two stamps decides which side is newer: a pull never replaces a local
 materialization that is newer than (or the same as) the Hub's, and a push never replaces a newer one on the Hub.
@@ -13,25 +14,57 @@ import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from baseweight_assets.hub.errors import HubSyncError
-from baseweight_assets.hub.layout import ArtifactKey
+from baseweight_assets.hub.layout import ADAPTERS_DIR, ArtifactKey, adapter_address_ok
 from baseweight_assets.storage.atomic import write_json
 from baseweight_assets.storage.hashing import sha256_file
-from baseweight_assets.training.metadata import METADATA_FILE
 
 RECORD_DIR = ".hub"
 FAILED = "failed"
 
 
 @dataclass(frozen=True)
+class AdapterStamp:
+    """One training seed's adapter folder as pushed: ``adapter_key`` is its content address (its folder name under
+    ``adapters/`` on the Hub and on every machine), ``adapter_sha256`` is ``training.metadata.adapter_sha256`` of
+    the folder, ``files`` the folder's files that are pushed (the payload plus the training metadata)."""
+
+    adapter_key: str
+    adapter_sha256: str
+    files: tuple[str, ...]
+    seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "files": list(self.files)}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> AdapterStamp:
+        if not isinstance(data, dict) or not isinstance(data.get("adapter_sha256"), str):
+            raise HubSyncError(f"{where}: an adapter entry needs adapter_key, adapter_sha256 and files, got {data!r}")
+        if not adapter_address_ok(data.get("adapter_key")):
+            raise HubSyncError(f"{where}: adapter_key {data.get('adapter_key')!r} is not a plain folder name; "
+                               "refusing to write outside the adapters folder")
+        files = data.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) and _plain_name(f) for f in files):
+            raise HubSyncError(f"{where}: adapter files must be plain file names, got {files!r}")
+        seed = data.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise HubSyncError(f"{where}: seed must be an integer or null, got {seed!r}")
+        return cls(adapter_key=data["adapter_key"], adapter_sha256=data["adapter_sha256"], files=tuple(files),
+                   seed=seed)
+
+    def dir_under(self, base: Path) -> Path:
+        """This adapter's folder under the results folder ``base``: ``<base>/adapters/<adapter_key>``."""
+        return Path(base) / ADAPTERS_DIR / self.adapter_key
+
+
+@dataclass(frozen=True)
 class SyncStamp:
-    """One materialization of one partition. ``sha256`` is the JSON file's as pushed; for an adapter,
-    ``adapter_sha256`` is ``training.metadata.adapter_sha256`` of its folder, ``adapter_files`` the folder's
-    files that are pushed, and ``adapter_relpath`` the folder relative to the IO manager's base (None when the
-    folder lived elsewhere: it is then pulled to ``adapters/<adapter_sha256>``)."""
+    """One materialization of one partition. ``sha256`` is the JSON file's as pushed; for a trained adapter cell,
+    ``adapters`` holds one ``AdapterStamp`` per training seed, in the value's order."""
 
     asset: str
     partition: str | None
@@ -39,23 +72,22 @@ class SyncStamp:
     materialization_id: str
     materialized_at: str  # ISO 8601, UTC, microseconds
     sha256: str
-    adapter_sha256: str | None = None
-    adapter_relpath: str | None = None
-    adapter_files: tuple[str, ...] = ()
+    adapters: tuple[AdapterStamp, ...] = ()
 
     @classmethod
-    def new(cls, key: ArtifactKey, json_file: Path, *, now: datetime | None = None, **adapter: Any) -> SyncStamp:
+    def new(cls, key: ArtifactKey, json_file: Path, *, now: datetime | None = None,
+            adapters: tuple[AdapterStamp, ...] = ()) -> SyncStamp:
         at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         return cls(asset=key.asset, partition=key.partition, profile=key.profile,
                    materialization_id=uuid.uuid4().hex, materialized_at=at.isoformat(timespec="microseconds"),
-                   sha256=sha256_file(json_file), **adapter)
+                   sha256=sha256_file(json_file), adapters=tuple(adapters))
 
     @property
     def at(self) -> datetime:
         return parse_time(self.materialized_at, self.asset)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "adapter_files": list(self.adapter_files)}
+        return {**asdict(self), "adapters": [a.to_dict() for a in self.adapters]}
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> SyncStamp:
@@ -63,13 +95,16 @@ class SyncStamp:
         required = ("asset", "profile", "materialization_id", "materialized_at", "sha256")
         if not isinstance(data, dict) or any(not isinstance(data.get(k), str) for k in required):
             raise HubSyncError(f"{where}: not a sync record (needs string fields {', '.join(required)})")
-        files = data.get("adapter_files") or []
-        if not isinstance(files, list) or not all(isinstance(f, str) and _plain_name(f) for f in files):
-            raise HubSyncError(f"{where}: adapter_files must be plain file names, got {files!r}")
+        entries = data.get("adapters") or []
+        if not isinstance(entries, list):
+            raise HubSyncError(f"{where}: adapters must be a list, got {type(entries).__name__}")
+        adapters = tuple(AdapterStamp.from_dict(entry, where) for entry in entries)
+        keys = [a.adapter_key for a in adapters]
+        if len(set(keys)) != len(keys):
+            raise HubSyncError(f"{where}: lists an adapter_key twice ({keys}); refusing it")
         stamp = cls(asset=data["asset"], partition=data.get("partition"), profile=data["profile"],
                     materialization_id=data["materialization_id"], materialized_at=data["materialized_at"],
-                    sha256=data["sha256"], adapter_sha256=data.get("adapter_sha256"),
-                    adapter_relpath=data.get("adapter_relpath"), adapter_files=tuple(files))
+                    sha256=data["sha256"], adapters=adapters)
         parse_time(stamp.materialized_at, where)
         return stamp
 
@@ -80,15 +115,6 @@ class SyncStamp:
                                "refusing it (smoke and full artifacts never mix)")
         if (self.asset, self.partition) != (key.asset, key.partition):
             raise HubSyncError(f"{where}: records {self.asset}[{self.partition}], not {key.label}; refusing it")
-
-    def adapter_dir_under(self, base: Path) -> Path:
-        """Where this adapter's folder goes under ``base``; a recorded path that would leave ``base`` is refused."""
-        rel = self.adapter_relpath or f"adapters/{self.adapter_sha256}"
-        parts = PurePosixPath(rel).parts
-        if not parts or PurePosixPath(rel).is_absolute() or any(p in ("", ".", "..") for p in parts):
-            raise HubSyncError(f"{self.asset}[{self.partition}]: adapter path {rel!r} is not a plain relative "
-                               "path; refusing to write outside the results folder")
-        return Path(base).joinpath(*parts)
 
 
 def parse_time(text: str, where: str) -> datetime:
@@ -149,15 +175,15 @@ def local_stamp(key: ArtifactKey, json_file: Path) -> SyncStamp | None:
         return None
 
 
-def local_version(key: ArtifactKey, json_file: Path, adapter_dir: Path | None = None) -> datetime | None:
-    """When the local copy was materialized: its trusted stamp, else the newest mtime of the JSON file and an
-    adapter folder's training metadata (evidence of a local materialization without a record); None if neither."""
+def local_version(key: ArtifactKey, json_file: Path) -> datetime | None:
+    """When the local copy was materialized: its trusted stamp, else the JSON file's mtime (a local materialization
+    without a record, e.g. written while sync was off); None when there is no local JSON. An adapter folder alone
+    is no local materialization of a cell: folders are content-addressed and shared between cells."""
     stamp = local_stamp(key, json_file)
     if stamp is not None:
         return stamp.at
-    evidence = [Path(json_file)] + ([Path(adapter_dir) / METADATA_FILE] if adapter_dir else [])
-    times = [p.stat().st_mtime for p in evidence if p.is_file()]
-    return datetime.fromtimestamp(max(times), timezone.utc) if times else None
+    json_file = Path(json_file)
+    return datetime.fromtimestamp(json_file.stat().st_mtime, timezone.utc) if json_file.is_file() else None
 
 
 def failed_pushes(*bases: Path) -> list[str]:

@@ -8,7 +8,13 @@
 - Rate limits, 5xx, timeouts and conflicts are retried with jittered exponential backoff, a bounded number of
   times; then HubSyncError, which the IO manager turns into visible metadata, a failing check and a summary line.
 - A pull is verified before anything local changes: the record's asset, partition and profile, the JSON's sha256,
-  and an adapter's ``adapter_sha256`` over exactly the files that were pushed (``training.metadata.adapter_payload``).
+  and every training seed's ``adapter_sha256`` over exactly the files that were pushed
+  (``training.metadata.adapter_payload``).
+- A trained lora_adapter cell pushes every training seed's adapter folder, by content address
+  (``adapters/<adapter_key>/`` in the model repo of its base model and task, ``hub/layout.py``): a folder the repo
+  already holds (another cell with identical training inputs) is not pushed again. A pull puts each folder at the
+  same address under this machine's results folder (``ProjectPaths.adapters``) and rewrites every
+  ``adapters[i].adapter_dir`` (and the top-level one) to it, so the predictions of the cell find them here.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -27,10 +33,10 @@ from baseweight_assets.config.deployment import HubConfig
 from baseweight_assets.hub import cards, records
 from baseweight_assets.hub.errors import HubConflictError, HubSyncError, HubTransientError
 from baseweight_assets.hub.layout import (
-    ADAPTER_ASSET, ADAPTER_STAMP_PATH, ADAPTER_VALUE_PATH, SYNCED_ASSETS, ArtifactKey, RepoRef, adapter_repo,
-    dataset_repo,
+    ADAPTER_INDEX_PATH, ADAPTERS_DIR, SYNCED_ASSETS, ArtifactKey, RepoRef, adapter_address_ok, adapter_file_path,
+    adapter_repo, dataset_repo,
 )
-from baseweight_assets.hub.records import SyncStamp
+from baseweight_assets.hub.records import AdapterStamp, SyncStamp
 from baseweight_assets.hub.targets import SyncTarget
 from baseweight_assets.inference.retry import RetryPolicy
 from baseweight_assets.storage.atomic import replace_dir, staging_dir, write_json, write_text
@@ -133,7 +139,8 @@ class HubSync:
         kind = "conflicts with concurrent writers" if isinstance(last, HubConflictError) else "transient errors"
         raise HubSyncError(f"{label}: gave up after {self.attempts} attempts ({kind}); last: {last}")
 
-    def _remote_stamp(self, repo: RepoRef, path: str, head: str | None, key: ArtifactKey, tmp: Path) -> SyncStamp | None:
+    def _remote_stamp(self, repo: RepoRef, path: str, head: str | None, key: ArtifactKey,
+                      tmp: Path) -> SyncStamp | None:
         if head is None or not self.target.exists(repo, path, revision=head):
             return None
         got = self.target.download(repo, [path], tmp, revision=head) / path
@@ -145,8 +152,9 @@ class HubSync:
     # --- push -----------------------------------------------------------------------------------------------
 
     def push(self, key: ArtifactKey, json_file: Path, value: dict, *, fresh: bool = True) -> PushResult | None:
-        """Commit the partition's JSON and its sync record (an adapter: its folder's payload, training metadata,
-        card and value) in one commit; None for an asset that does not sync.
+        """Commit the partition's JSON and its sync record in one commit (a trained adapter cell: also every
+        training seed's folder the model repo lacks, the repo's index and card); None for an asset that does not
+        sync.
 
         ``fresh``: this is a new materialization (stamped now); False re-pushes the one the local record
         describes. Raises HubSyncError once retries are spent; the local record then says ``failed``.
@@ -157,11 +165,12 @@ class HubSync:
         stamp: SyncStamp | None = None
         try:
             with tempfile.TemporaryDirectory(prefix="bw-hub-") as tmp:
-                stamp, adapter = self._stamp_for_push(key, json_file, value, fresh)
-                repo = adapter_repo(self.hub, key) if adapter else dataset_repo(self.hub)
-                files = self._files(key, json_file, value, stamp, adapter, Path(tmp))
-                result = self._retrying(f"push {key.label} to {repo}", repo,
-                                        lambda n: self._push_once(key, repo, files, stamp, Path(tmp), n))
+                stamp, folders = self._stamp_for_push(key, json_file, value, fresh)
+                repo = adapter_repo(self.hub, key) if folders is not None else dataset_repo(self.hub)
+                files = self._files(key, json_file, stamp, folders is not None, Path(tmp))
+                result = self._retrying(
+                    f"push {key.label} to {repo}", repo,
+                    lambda n: self._push_once(key, repo, files, stamp, value, folders, Path(tmp), n))
         except HubSyncError as exc:
             records.write_record(key, json_file, stamp, state=records.FAILED, detail=str(exc))
             raise
@@ -174,57 +183,47 @@ class HubSync:
         return result
 
     def _stamp_for_push(self, key: ArtifactKey, json_file: Path, value: dict,
-                        fresh: bool) -> tuple[SyncStamp, Path | None]:
-        adapter_dir = _adapter_dir(key, value)
-        if not fresh:
-            stamp = records.local_stamp(key, json_file)
-            if stamp is None:
-                raise HubSyncError(f"push {key.label}: no trusted local sync record for {json_file} to re-push")
-            if adapter_dir is not None and adapter_sha256(adapter_dir) != stamp.adapter_sha256:
-                raise HubSyncError(f"{key.label}: {adapter_dir} no longer matches its sync record; not re-pushing it")
-            return stamp, adapter_dir
-        if adapter_dir is None:
-            return SyncStamp.new(key, json_file), None
-        if not adapter_dir.is_dir():
-            raise HubSyncError(f"{key.label}: adapter_dir {adapter_dir} does not exist; nothing to push")
-        digest = adapter_sha256(adapter_dir)
-        if value.get("adapter_sha256") != digest:
-            raise HubSyncError(f"{key.label}: {adapter_dir} hashes to {digest[:12]} but the value records "
-                               f"{str(value.get('adapter_sha256'))[:12]}; refusing to push a folder that changed")
-        base = records.artifact_base(key, json_file)
-        try:
-            relpath = adapter_dir.resolve().relative_to(base.resolve()).as_posix()
-        except ValueError:
-            relpath = None  # outside the results folder: pulled to adapters/<adapter_sha256>
-        names = [p.name for p in adapter_payload(adapter_dir)]
-        if (adapter_dir / METADATA_FILE).is_file():
-            names.append(METADATA_FILE)
-        return SyncStamp.new(key, json_file, adapter_sha256=digest, adapter_relpath=relpath,
-                             adapter_files=tuple(names)), adapter_dir
+                        fresh: bool) -> tuple[SyncStamp, dict[str, Path] | None]:
+        """The stamp to push and, for a trained adapter cell, its folders by content address (None otherwise).
+        Every seed's folder must still hash to what the value records."""
+        seeds = _seed_adapters(key, value)
+        folders: dict[str, Path] | None = None
+        entries: list[AdapterStamp] = []
+        if seeds is not None:
+            folders = {}
+            for i, seed in enumerate(seeds):
+                entry, folder = _adapter_entry(key, i, seed)
+                if entry.adapter_key in folders:
+                    if entry.adapter_sha256 != next(e.adapter_sha256 for e in entries
+                                                    if e.adapter_key == entry.adapter_key):
+                        raise HubSyncError(f"{key.label}: two seeds record adapter_key {entry.adapter_key} with "
+                                           "different adapters; refusing to push")
+                    continue
+                folders[entry.adapter_key] = folder
+                entries.append(entry)
+        if fresh:
+            return SyncStamp.new(key, json_file, adapters=tuple(entries)), folders
+        stamp = records.local_stamp(key, json_file)
+        if stamp is None:
+            raise HubSyncError(f"push {key.label}: no trusted local sync record for {json_file} to re-push")
+        have = [(e.adapter_key, e.adapter_sha256) for e in entries]
+        if have != [(a.adapter_key, a.adapter_sha256) for a in stamp.adapters]:
+            raise HubSyncError(f"{key.label}: its adapter folders no longer match its sync record; not re-pushing it")
+        # the JSON as it is here (a pulled value names this machine's folders): its sha256 is what is pushed
+        return replace(stamp, sha256=sha256_file(json_file)), folders
 
-    def _files(self, key: ArtifactKey, json_file: Path, value: dict, stamp: SyncStamp, adapter_dir: Path | None,
-               tmp: Path) -> dict[str, Path]:
+    def _files(self, key: ArtifactKey, json_file: Path, stamp: SyncStamp, cell: bool, tmp: Path) -> dict[str, Path]:
         stamp_file = tmp / "sync.json"
         write_json(stamp_file, stamp.to_dict(), indent=1)
-        if adapter_dir is None:
-            return {key.json_path(): json_file, key.stamp_path(): stamp_file}
-        repo = adapter_repo(self.hub, key)
-        task, variant = key.parts
-        model, _, condition = variant.partition("__")
-        card = tmp / "README.md"
-        card.write_text(cards.adapter_card(
-            repo_id=repo.repo_id, base_model=self.base_models.get(model, model), task=task, condition=condition,
-            profile=key.profile, metadata=value.get("metadata") or {}, adapter_sha256=stamp.adapter_sha256,
-        ), encoding="utf-8")
-        files = {name: adapter_dir / name for name in stamp.adapter_files}
-        files.update({"README.md": card, ADAPTER_VALUE_PATH: json_file, ADAPTER_STAMP_PATH: stamp_file})
-        return files
+        if cell:
+            return {key.adapter_value_path(): json_file, key.adapter_stamp_path(): stamp_file}
+        return {key.json_path(): json_file, key.stamp_path(): stamp_file}
 
-    def _push_once(self, key: ArtifactKey, repo: RepoRef, files: dict[str, Path], stamp: SyncStamp, tmp: Path,
-                   attempt: int) -> PushResult:
+    def _push_once(self, key: ArtifactKey, repo: RepoRef, files: dict[str, Path], stamp: SyncStamp, value: dict,
+                   folders: dict[str, Path] | None, tmp: Path, attempt: int) -> PushResult:
         self._ensure(repo)
         head = self._head(repo)
-        stamp_path = ADAPTER_STAMP_PATH if repo.repo_type == "model" else key.stamp_path()
+        stamp_path = key.adapter_stamp_path() if folders is not None else key.stamp_path()
         remote = self._remote_stamp(repo, stamp_path, head, key, tmp / f"remote-{attempt}")
         if remote is not None and remote.materialization_id == stamp.materialization_id:
             return PushResult("up_to_date", repo, head, "the Hub already holds this materialization", attempt)
@@ -232,46 +231,109 @@ class HubSync:
             return PushResult("superseded", repo, None, f"{repo} holds a newer materialization "
                               f"({remote.materialized_at} > {stamp.materialized_at}); left in place", attempt)
         files = dict(files)
-        if repo.repo_type == "dataset" and not self.target.exists(repo, "README.md", revision=head):
-            card = tmp / "dataset-README.md"
-            card.write_text(cards.artifacts_dataset_card(repo_id=repo.repo_id, profiles=["smoke", "full"],
-                                                         assets=sorted(self.synced)), encoding="utf-8")
-            files["README.md"] = card
+        folder_note = ""
+        if folders is None:
+            if repo.repo_type == "dataset" and not self.target.exists(repo, "README.md", revision=head):
+                card = tmp / "dataset-README.md"
+                card.write_text(cards.artifacts_dataset_card(repo_id=repo.repo_id, profiles=["smoke", "full"],
+                                                             assets=sorted(self.synced)), encoding="utf-8")
+                files["README.md"] = card
+        else:
+            added, held = self._adapter_files(key, repo, head, stamp, value, folders, files, tmp / f"index-{attempt}")
+            folder_note = f"; adapter folders: {added} pushed, {held} already on the Hub"
         message = f"baseweight: {key.label} ({key.profile})"
         description = json.dumps({"asset": key.asset, "partition": key.partition, "profile": key.profile,
                                   "materialization_id": stamp.materialization_id,
                                   "materialized_at": stamp.materialized_at}, sort_keys=True)
         oid = self.target.commit(repo, files, message, description, parent_commit=head)
         self._heads[repo] = oid
-        return PushResult("pushed", repo, oid, f"{len(files)} files on top of {str(head)[:12]}", attempt)
+        return PushResult("pushed", repo, oid, f"{len(files)} files on top of {str(head)[:12]}{folder_note}", attempt)
+
+    def _adapter_files(self, key: ArtifactKey, repo: RepoRef, head: str | None, stamp: SyncStamp, value: dict,
+                       folders: dict[str, Path], files: dict[str, Path], tmp: Path) -> tuple[int, int]:
+        """Add to ``files`` each seed's folder the repo does not hold at ``head`` (one copy per content address),
+        the repo's updated index and its card; return how many folders are pushed and how many were there."""
+        index = self._remote_index(repo, head, tmp)
+        held = index["adapters"]
+        added = there = 0
+        for a in stamp.adapters:
+            known = held.get(a.adapter_key)
+            if known is not None and known.get("adapter_sha256") == a.adapter_sha256:
+                there += 1
+                continue
+            if known is not None:
+                raise HubSyncError(
+                    f"{repo}: {ADAPTERS_DIR}/{a.adapter_key} holds another adapter "
+                    f"({str(known.get('adapter_sha256'))[:12]}) than {key.label}'s ({a.adapter_sha256[:12]}), trained "
+                    "from the same inputs elsewhere; not replacing it (other cells may use it): pull the Hub's copy "
+                    "instead of training it again")
+            for name in a.files:
+                files[adapter_file_path(a.adapter_key, name)] = folders[a.adapter_key] / name
+            held[a.adapter_key] = {"adapter_sha256": a.adapter_sha256, "files": list(a.files)}
+            added += 1
+        metadata = {r.get("adapter_key"): r.get("metadata") or {} for r in value.get("adapters") or []
+                    if isinstance(r, dict)}
+        index["cells"][key.condition] = {
+            "partition": key.partition, "materialization_id": stamp.materialization_id,
+            "materialized_at": stamp.materialized_at, "n_train": value.get("n_train"),
+            "seeds": [{"seed": a.seed, "adapter_key": a.adapter_key, "adapter_sha256": a.adapter_sha256,
+                       "facts": cards.adapter_facts(metadata.get(a.adapter_key) or {})} for a in stamp.adapters],
+        }
+        index_file = tmp / "index.json"
+        write_json(index_file, index, indent=1, sort_keys=True, allow_nan=True)
+        model = key.parts[1].partition("__")[0]
+        card = tmp / "README.md"
+        card.write_text(cards.adapter_card(repo_id=repo.repo_id, base_model=self.base_models.get(model, model),
+                                           task=key.parts[0], profile=key.profile, index=index), encoding="utf-8")
+        files.update({ADAPTER_INDEX_PATH: index_file, "README.md": card})
+        return added, there
+
+    def _remote_index(self, repo: RepoRef, head: str | None, tmp: Path) -> dict:
+        """The model repo's index at ``head`` (empty for a new repo). One that does not parse is started afresh
+        (it only lists what the repo holds; every cell's own sync record is what a pull trusts)."""
+        empty: dict = {"adapters": {}, "cells": {}}
+        if head is None or not self.target.exists(repo, ADAPTER_INDEX_PATH, revision=head):
+            return empty
+        got = self.target.download(repo, [ADAPTER_INDEX_PATH], tmp, revision=head) / ADAPTER_INDEX_PATH
+        try:
+            index = _read_json(got, f"{repo}/{ADAPTER_INDEX_PATH}")
+        except HubSyncError as exc:
+            self.log(f"hub: {exc}; starting the index afresh")
+            return empty
+        adapters, cells = index.get("adapters"), index.get("cells")
+        if not isinstance(adapters, dict) or not isinstance(cells, dict) or \
+                not all(isinstance(v, dict) for v in adapters.values()):
+            self.log(f"hub: {repo}/{ADAPTER_INDEX_PATH} is not an index; starting it afresh")
+            return empty
+        return {**index, "adapters": adapters, "cells": cells}
 
     # --- pull -----------------------------------------------------------------------------------------------
 
     def pull(self, key: ArtifactKey, json_file: Path) -> bool:
-        """Fetch the partition into ``json_file`` (an adapter's folder to where its record says, under the same
-        base); True if something was written. False when the Hub lacks it, or when the local copy is newer than
-        the Hub's or the same materialization (it is kept). Raises HubSyncError, changing nothing locally, when
-        the Hub's copy fails verification (other profile or partition, bad JSON, hash mismatch).
+        """Fetch the partition into ``json_file`` (a trained adapter cell: every seed's folder to its content
+        address under the same base, ``adapters/<adapter_key>``); True if something was written. False when the
+        Hub lacks it, or when the local copy is newer than the Hub's or the same materialization (it is kept).
+        Raises HubSyncError, changing nothing locally, when the Hub's copy fails verification (other profile or
+        partition, bad JSON, hash mismatch) or would replace a different local adapter at the same address.
 
-        The JSON lands last and atomically: a partially pulled adapter never looks materialized.
+        The JSON lands last and atomically: a partially pulled cell never looks materialized.
         """
         if not self.syncs(key.asset):
             return False
         json_file = Path(json_file)
-        if key.asset == ADAPTER_ASSET and len(key.parts) == 2:
+        if key.is_adapter_cell:
             repo = adapter_repo(self.hub, key)
             pulled = self._retrying(f"pull {key.label} from {repo}", repo,
                                     lambda n: self._pull_adapter_once(key, repo, json_file))
-            if pulled is not None:  # None: no adapter repo; a skipped partition lives in the dataset repo
+            if pulled is not None:  # None: no adapter repo or no such cell in it; a skipped cell is a dataset JSON
                 return pulled
         repo = dataset_repo(self.hub)
         return self._retrying(f"pull {key.label} from {repo}", repo,
                               lambda n: self._pull_json_once(key, repo, json_file))
 
-    def _newer_locally(self, key: ArtifactKey, json_file: Path, remote: SyncStamp, repo: RepoRef,
-                       adapter_dir: Path | None = None) -> bool:
+    def _newer_locally(self, key: ArtifactKey, json_file: Path, remote: SyncStamp, repo: RepoRef) -> bool:
         mine = records.local_stamp(key, json_file)
-        local_at = records.local_version(key, json_file, adapter_dir)
+        local_at = records.local_version(key, json_file)
         if local_at is None:
             return False
         same = mine is not None and mine.materialization_id == remote.materialization_id
@@ -307,61 +369,125 @@ class HubSync:
         head = self._head(repo, fresh=True)
         if head is None:
             return None
+        stamp_path, value_path = key.adapter_stamp_path(), key.adapter_value_path()
         with tempfile.TemporaryDirectory(prefix="bw-hub-") as tmp:
-            remote = self._remote_stamp(repo, ADAPTER_STAMP_PATH, head, key, Path(tmp))
+            remote = self._remote_stamp(repo, stamp_path, head, key, Path(tmp))
             if remote is None:
-                if self.target.exists(repo, ADAPTER_VALUE_PATH, revision=head):
-                    raise HubSyncError(f"{repo}: has no sync record at {ADAPTER_STAMP_PATH} (pushed by an older "
-                                       "version?); refusing it: re-push it from the machine that trained it")
+                if self.target.exists(repo, value_path, revision=head):
+                    raise HubSyncError(f"{repo}: has no sync record at {stamp_path} (pushed by an older version?); "
+                                       "refusing it: re-push it from the machine that trained it")
                 return None
-            where = f"{repo}/{ADAPTER_VALUE_PATH}"
-            if not remote.adapter_sha256 or not remote.adapter_files:
-                raise HubSyncError(f"{repo}/{ADAPTER_STAMP_PATH}: records no adapter files or sha256; refusing it")
-            adapter_dir = remote.adapter_dir_under(records.artifact_base(key, json_file))
-            if self._newer_locally(key, json_file, remote, repo, adapter_dir):
+            where = f"{repo}/{value_path}"
+            if not remote.adapters:
+                raise HubSyncError(f"{repo}/{stamp_path}: records no adapter folders; refusing it")
+            if self._newer_locally(key, json_file, remote, repo):
                 return False
-            got = self.target.download(repo, [ADAPTER_VALUE_PATH], Path(tmp), revision=head) / ADAPTER_VALUE_PATH
+            got = self.target.download(repo, [value_path], Path(tmp), revision=head) / value_path
             value = _read_json(got, where)
             if sha256_file(got) != remote.sha256:
                 raise HubSyncError(f"{where}: sha256 does not match its sync record; refusing it")
-            if value.get("adapter_sha256") != remote.adapter_sha256:
-                raise HubSyncError(f"{where}: records adapter_sha256 {str(value.get('adapter_sha256'))[:12]}, its sync "
-                                   f"record {remote.adapter_sha256[:12]}; refusing it")
-            staging = staging_dir(adapter_dir)
-            try:
-                self.target.download(repo, list(remote.adapter_files), staging, revision=head)
-                self._verify_adapter(key, repo, staging, remote)
-                replace_dir(staging, adapter_dir)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        value["adapter_dir"] = str(adapter_dir)  # the pushing machine's path means nothing here
+            seeds = value.get("adapters")
+            listed = [(s.get("adapter_key"), s.get("adapter_sha256")) if isinstance(s, dict) else None
+                      for s in seeds] if isinstance(seeds, list) else []
+            if list(dict.fromkeys(listed)) != [(a.adapter_key, a.adapter_sha256) for a in remote.adapters]:
+                raise HubSyncError(f"{where}: its adapters (adapter_key, adapter_sha256) are not the ones its sync "
+                                   "record lists; refusing it")
+            base = records.artifact_base(key, json_file)
+            self._fetch_adapters(key, repo, head, remote, base)
+        here = {a.adapter_key: str(a.dir_under(base)) for a in remote.adapters}
+        for seed in seeds:  # the pushing machine's paths mean nothing here
+            seed["adapter_dir"] = here[seed["adapter_key"]]
+        top = value.get("adapter_key")  # the top level repeats seed 0's adapter
+        value["adapter_dir"] = here[top] if isinstance(top, str) and top in here else seeds[0]["adapter_dir"]
         write_json(json_file, value, allow_nan=True)
         records.write_record(key, json_file, remote, state="pulled", commit=head)
-        self.log(f"hub: pulled {key.label} from {repo}@{head[:12]} into {adapter_dir}")
+        self.log(f"hub: pulled {key.label} from {repo}@{head[:12]} into {sorted(set(here.values()))}")
         return True
 
+    def _fetch_adapters(self, key: ArtifactKey, repo: RepoRef, head: str, remote: SyncStamp, base: Path) -> None:
+        """Every seed's folder at its address under ``base``: one already here with the recorded hash is kept (a
+        cell sharing it, or an earlier pull), the others are downloaded into staging folders and verified, and only
+        then swapped in (all or, if a swap itself fails, the verified ones before it)."""
+        staged: list[tuple[Path, Path, Path]] = []  # (staging root, the folder in it, its address here)
+        try:
+            for a in remote.adapters:
+                dest = a.dir_under(base)
+                if self._already_here(key, repo, dest, a):
+                    continue
+                root = staging_dir(dest)
+                staged.append((root, root / ADAPTERS_DIR / a.adapter_key, dest))
+                self.target.download(repo, [adapter_file_path(a.adapter_key, n) for n in a.files], root,
+                                     revision=head)
+                self._verify_adapter(key, repo, staged[-1][1], a)
+            for _root, folder, dest in staged:
+                replace_dir(folder, dest)
+        finally:
+            for root, _folder, _dest in staged:
+                shutil.rmtree(root, ignore_errors=True)
+
     @staticmethod
-    def _verify_adapter(key: ArtifactKey, repo: RepoRef, folder: Path, remote: SyncStamp) -> None:
-        missing = [n for n in remote.adapter_files if not (folder / n).is_file()]
+    def _already_here(key: ArtifactKey, repo: RepoRef, dest: Path, a: AdapterStamp) -> bool:
+        if not dest.exists():
+            return False
+        try:
+            digest = adapter_sha256(dest)
+        except FileNotFoundError:
+            return False  # no adapter in it (nothing can be using it): replaced by the Hub's
+        if digest == a.adapter_sha256:
+            return True
+        raise HubSyncError(f"{repo}: {key.label}: {dest} holds another adapter ({digest[:12]}) than the recorded "
+                           f"{a.adapter_sha256[:12]} at the same address; refusing to replace a local folder other "
+                           "cells may use (remove it to take the Hub's copy)")
+
+    @staticmethod
+    def _verify_adapter(key: ArtifactKey, repo: RepoRef, folder: Path, a: AdapterStamp) -> None:
+        where = f"{repo}: {key.label}: {ADAPTERS_DIR}/{a.adapter_key}"
+        missing = [n for n in a.files if not (folder / n).is_file()]
         if missing:
-            raise HubSyncError(f"{repo}: {key.label} is missing {missing} listed in its sync record; refusing it")
+            raise HubSyncError(f"{where} is missing {missing} listed in its sync record; refusing it")
         try:
             digest = adapter_sha256(folder)
         except FileNotFoundError as exc:
-            raise HubSyncError(f"{repo}: {key.label}: {exc}; refusing it") from None
-        if digest != remote.adapter_sha256:
-            raise HubSyncError(f"{repo}: {key.label}'s adapter files hash to {digest[:12]}, not the recorded "
-                               f"{str(remote.adapter_sha256)[:12]}; refusing a corrupt or foreign adapter")
+            raise HubSyncError(f"{where}: {exc}; refusing it") from None
+        if digest != a.adapter_sha256:
+            raise HubSyncError(f"{where}: its adapter files hash to {digest[:12]}, not the recorded "
+                               f"{a.adapter_sha256[:12]}; refusing a corrupt or foreign adapter")
         training = folder / METADATA_FILE
-        if training.is_file() and _read_json(training, f"{repo}/{METADATA_FILE}").get("adapter_sha256") != digest:
-            raise HubSyncError(f"{repo}/{METADATA_FILE}: records another adapter_sha256; refusing it")
+        if training.is_file() and _read_json(training, f"{where}/{METADATA_FILE}").get("adapter_sha256") != digest:
+            raise HubSyncError(f"{where}/{METADATA_FILE}: records another adapter_sha256; refusing it")
 
 
-def _adapter_dir(key: ArtifactKey, value: dict) -> Path | None:
-    """The folder of a trained adapter: always the value's ``adapter_dir`` (never derived from the partition)."""
-    if key.asset == ADAPTER_ASSET and value.get("status") == "ok" and value.get("adapter_dir"):
-        return Path(value["adapter_dir"])
-    return None
+def _seed_adapters(key: ArtifactKey, value: dict) -> list[dict] | None:
+    """Every training seed's adapter record of a trained lora_adapter value (its ``adapters``; the top-level
+    ``adapter_dir`` is seed 0's copy); None for anything else (a skipped cell, another asset)."""
+    if not key.is_adapter_cell or value.get("status") != "ok":
+        return None
+    seeds = value.get("adapters")
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, dict) for s in seeds):
+        raise HubSyncError(f"{key.label}: a trained lora_adapter value lists its seeds' adapters in `adapters`; "
+                           "this one has none; nothing to push")
+    return seeds
+
+
+def _adapter_entry(key: ArtifactKey, i: int, seed: dict) -> tuple[AdapterStamp, Path]:
+    """What is pushed of seed ``i``'s folder, checked against the value: it exists at ``adapter_dir``, its address
+    is a plain folder name and it still hashes to the recorded ``adapter_sha256``."""
+    where = f"{key.label}: adapters[{i}] (seed {seed.get('seed')})"
+    adapter_key = seed.get("adapter_key")
+    if not adapter_address_ok(adapter_key):
+        raise HubSyncError(f"{where}: adapter_key {adapter_key!r} is not a plain folder name; refusing to push")
+    if not seed.get("adapter_dir"):
+        raise HubSyncError(f"{where}: no adapter_dir; nothing to push")
+    folder = Path(seed["adapter_dir"])
+    if not folder.is_dir():
+        raise HubSyncError(f"{where}: adapter_dir {folder} does not exist; nothing to push")
+    digest = adapter_sha256(folder)
+    if seed.get("adapter_sha256") != digest:
+        raise HubSyncError(f"{where}: {folder} hashes to {digest[:12]} but the value records "
+                           f"{str(seed.get('adapter_sha256'))[:12]}; refusing to push a folder that changed")
+    names = [p.name for p in adapter_payload(folder)] + ([METADATA_FILE] if (folder / METADATA_FILE).is_file() else [])
+    return AdapterStamp(adapter_key=adapter_key, adapter_sha256=digest, files=tuple(names),
+                        seed=seed.get("seed")), folder
 
 
 def _read_json(path: Path, where: str) -> dict:

@@ -11,13 +11,15 @@ import pytest
 from baseweight_assets.config.deployment import HubConfig
 from baseweight_assets.hub.errors import HubSyncError
 from baseweight_assets.hub.layout import ArtifactKey, adapter_repo
-from baseweight_assets.hub.records import SyncStamp, failed_pushes
+from baseweight_assets.hub.records import AdapterStamp, SyncStamp, failed_pushes
 from baseweight_assets.hub.sync import HubSync
 from baseweight_assets.hub.targets import LocalDirTarget
 from baseweight_assets.training.metadata import METADATA_FILE, adapter_payload, adapter_sha256
 
+from .helpers import trained_cell
+
 HUB = HubConfig(enabled=True, org="acme", dataset_repo="bench-artifacts", adapter_repo_prefix="bw")
-KEY = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-500", "smoke")
+KEY = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-8", "smoke")
 
 
 def _adapter(folder: Path, weights: bytes = b"\x01\x02weights" * 50) -> Path:
@@ -64,31 +66,29 @@ def test_not_an_adapter_folder_is_a_clear_error(tmp_path):
         adapter_sha256(folder)
 
 
-def _materialized(root: Path) -> tuple[Path, dict]:
-    """An adapter as the lora_adapter asset leaves it: folder (with extras) + its JSON value under ``root``."""
-    folder = _adapter(root / "adapters" / "fpb" / "smollm2-135m__lora-500")
-    digest = adapter_sha256(folder)
-    (folder / METADATA_FILE).write_text(json.dumps({"adapter_sha256": digest, "input_hash": "h"}))
-    (folder / "README.md").write_text("PEFT card")
-    value = {"status": "ok", "adapter_dir": str(folder), "adapter_sha256": digest, "metadata": {"n_train": 4}}
-    json_file = root / "lora_adapter" / "fpb" / "smollm2-135m__lora-500.json"
+def _materialized(root: Path, seeds: int = 2) -> tuple[Path, dict]:
+    """A trained cell as the lora_adapter asset leaves it under the results folder ``root``: each seed's folder
+    (with extras) at its content address, and the JSON value."""
+    value = trained_cell(root, seeds=seeds)
+    json_file = root / "lora_adapter" / "fpb" / "smollm2-135m__lora-8.json"
     json_file.parent.mkdir(parents=True)
     json_file.write_text(json.dumps(value))
     return json_file, value
 
 
-def test_pulled_adapter_verifies_against_the_recorded_sha(tmp_path):
+def test_pulled_adapters_verify_against_the_recorded_sha(tmp_path):
     json_file, value = _materialized(tmp_path / "a")
     sync = HubSync(LocalDirTarget(tmp_path / "mirror"), HUB)
     sync.push(KEY, json_file, value)
-    out = tmp_path / "b" / "lora_adapter" / "fpb" / "smollm2-135m__lora-500.json"
+    out = tmp_path / "b" / "lora_adapter" / "fpb" / "smollm2-135m__lora-8.json"
     assert sync.pull(KEY, out)
     pulled = json.loads(out.read_text())
-    folder = Path(pulled["adapter_dir"])
-    assert folder == tmp_path / "b" / "adapters" / "fpb" / "smollm2-135m__lora-500"
-    assert adapter_sha256(folder) == pulled["adapter_sha256"] == value["adapter_sha256"]
-    assert json.loads((folder / METADATA_FILE).read_text())["adapter_sha256"] == value["adapter_sha256"]
-    assert not (folder / "README.md").exists()  # neither PEFT's card nor the Hub card comes back
+    for mine, theirs in zip(pulled["adapters"], value["adapters"], strict=True):
+        folder = Path(mine["adapter_dir"])
+        assert folder == tmp_path / "b" / "adapters" / theirs["adapter_key"]
+        assert adapter_sha256(folder) == mine["adapter_sha256"] == theirs["adapter_sha256"]
+        assert json.loads((folder / METADATA_FILE).read_text())["adapter_sha256"] == theirs["adapter_sha256"]
+        assert not (folder / "README.md").exists()  # neither PEFT's card nor the Hub card comes back
 
 
 def test_tampered_weights_on_the_hub_are_refused_and_nothing_local_changes(tmp_path):
@@ -96,32 +96,37 @@ def test_tampered_weights_on_the_hub_are_refused_and_nothing_local_changes(tmp_p
     target = LocalDirTarget(tmp_path / "mirror")
     sync = HubSync(target, HUB)
     sync.push(KEY, json_file, value)
-    (target.repo_dir(adapter_repo(HUB, KEY)) / "adapter_model.safetensors").write_bytes(b"evil")
-    out = tmp_path / "b" / "lora_adapter" / "fpb" / "smollm2-135m__lora-500.json"
-    with pytest.raises(HubSyncError, match="adapter files hash to .* not the recorded"):
+    second = value["adapters"][1]["adapter_key"]  # the first seed verifies; the second does not
+    (target.repo_dir(adapter_repo(HUB, KEY)) / "adapters" / second / "adapter_model.safetensors").write_bytes(b"evil")
+    out = tmp_path / "b" / "lora_adapter" / "fpb" / "smollm2-135m__lora-8.json"
+    with pytest.raises(HubSyncError, match=f"adapters/{second}: its adapter files hash to .* not the recorded"):
         sync.pull(KEY, out)
-    assert not out.exists() and not (tmp_path / "b" / "adapters" / "fpb" / "smollm2-135m__lora-500").exists()
-    assert [p.name for p in (tmp_path / "b" / "adapters" / "fpb").iterdir()] == []  # no staging left behind
+    assert not out.exists()
+    assert list((tmp_path / "b" / "adapters").iterdir()) == []  # not even the good seed; no staging left behind
 
 
 def test_a_folder_that_changed_since_materialization_is_not_pushed(tmp_path):
     json_file, value = _materialized(tmp_path / "a")
-    (Path(value["adapter_dir"]) / "adapter_model.safetensors").write_bytes(b"retrained in place")
+    seed = value["adapters"][1]
+    (Path(seed["adapter_dir"]) / "adapter_model.safetensors").write_bytes(b"retrained in place")
     target = LocalDirTarget(tmp_path / "mirror")
     with pytest.raises(HubSyncError, match="refusing to push a folder that changed"):
         HubSync(target, HUB).push(KEY, json_file, value)
     assert not target.repo_dir(adapter_repo(HUB, KEY)).exists()
     assert failed_pushes(tmp_path / "a") == [
-        f"hub sync failed: {KEY.label} (smoke): {KEY.label}: {value['adapter_dir']} hashes to "
-        f"{adapter_sha256(Path(value['adapter_dir']))[:12]} but the value records {value['adapter_sha256'][:12]}; "
+        f"hub sync failed: {KEY.label} (smoke): {KEY.label}: adapters[1] (seed 43): {seed['adapter_dir']} hashes to "
+        f"{adapter_sha256(Path(seed['adapter_dir']))[:12]} but the value records {seed['adapter_sha256'][:12]}; "
         "refusing to push a folder that changed"]
 
 
-def test_a_recorded_adapter_path_leaving_the_results_folder_is_refused(tmp_path):
-    json_file, value = _materialized(tmp_path / "a")
-    stamp = SyncStamp.new(KEY, json_file, adapter_sha256="ab" * 32, adapter_relpath="../../outside",
-                          adapter_files=("adapter_config.json",))
-    with pytest.raises(HubSyncError, match="not a plain relative path"):
-        stamp.adapter_dir_under(tmp_path / "b")
+def test_a_recorded_adapter_address_leaving_the_adapters_folder_is_refused(tmp_path):
+    json_file, _value = _materialized(tmp_path / "a")
+    entry = AdapterStamp(adapter_key="ab" * 10, adapter_sha256="cd" * 32, files=("adapter_config.json",))
+    stamp = SyncStamp.new(KEY, json_file, adapters=(entry,))
+    assert SyncStamp.from_dict(stamp.to_dict(), "record") == stamp
+    assert entry.dir_under(tmp_path / "b") == tmp_path / "b" / "adapters" / ("ab" * 10)
+    for bad in ("../../outside", "a/b", "..", "", "/abs"):
+        with pytest.raises(HubSyncError, match="not a plain folder name"):
+            SyncStamp.from_dict({**stamp.to_dict(), "adapters": [{**entry.to_dict(), "adapter_key": bad}]}, "record")
     with pytest.raises(HubSyncError, match="plain file names"):
-        SyncStamp.from_dict({**stamp.to_dict(), "adapter_files": ["../x"]}, "record")
+        SyncStamp.from_dict({**stamp.to_dict(), "adapters": [{**entry.to_dict(), "files": ["../x"]}]}, "record")

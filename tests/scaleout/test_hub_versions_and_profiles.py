@@ -16,7 +16,8 @@ from baseweight_assets.hub.layout import ArtifactKey, adapter_repo, dataset_repo
 from baseweight_assets.hub.records import SyncStamp, local_stamp, write_record
 from baseweight_assets.hub.sync import HubSync
 from baseweight_assets.hub.targets import LocalDirTarget
-from baseweight_assets.training.metadata import adapter_sha256
+
+from .helpers import trained_cell
 
 HUB = HubConfig(enabled=True, org="acme", dataset_repo="bench-artifacts", adapter_repo_prefix="bw")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -38,8 +39,8 @@ def _materialize(base: Path, key: ArtifactKey, value: dict, at: datetime) -> Pat
 
 @pytest.fixture
 def published(tmp_path):
-    """Machine A materialized scores[...] at T0 and pushed it."""
-    key = ArtifactKey("scores", "fpb|smollm2-135m__zero-shot", "smoke")
+    """Machine A materialized local_scores[...] at T0 and pushed it."""
+    key = ArtifactKey("local_scores", "fpb|smollm2-135m__zero-shot", "smoke")
     sync = HubSync(LocalDirTarget(tmp_path / "mirror"), HUB)
     path = _write(tmp_path / "a", key, {"metric": 0.1})
     from unittest.mock import patch
@@ -79,18 +80,20 @@ def test_a_pulled_copy_is_the_same_materialization_and_is_not_pulled_again(tmp_p
 
 
 def test_repo_ids_and_paths_always_carry_the_profile():
-    smoke = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-500", "smoke")
+    smoke = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-8", "smoke")
     full = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-500", "full")
-    assert adapter_repo(HUB, smoke).repo_id == "acme/bw-smollm2-135m-fpb-lora-500-smoke"
-    assert adapter_repo(HUB, full).repo_id == "acme/bw-smollm2-135m-fpb-lora-500-full"
-    assert ArtifactKey("scores", "fpb|x__zero-shot", "full").json_path() == "full/scores/fpb/x__zero-shot.json"
-    assert ArtifactKey("scores", "fpb|x__zero-shot", "smoke").stamp_path() == \
-        "baseweight-sync/smoke/scores/fpb/x__zero-shot.json"
+    assert adapter_repo(HUB, smoke).repo_id == "acme/bw-smollm2-135m-fpb-smoke"
+    assert adapter_repo(HUB, full).repo_id == "acme/bw-smollm2-135m-fpb-full"
+    assert smoke.adapter_stamp_path() == "baseweight/lora-8/sync.json"  # each cell's record in the shared repo
+    assert ArtifactKey("local_scores", "fpb|x__zero-shot", "full").json_path() == \
+        "full/local_scores/fpb/x__zero-shot.json"
+    assert ArtifactKey("local_scores", "fpb|x__zero-shot", "smoke").stamp_path() == \
+        "baseweight-sync/smoke/local_scores/fpb/x__zero-shot.json"
     # a name the Hub would cut at 96 characters keeps its profile and stays unique
-    long_a = ArtifactKey("lora_adapter", "t" * 40 + "|" + "m" * 40 + "a__lora-500", "smoke")
-    long_b = ArtifactKey("lora_adapter", "t" * 40 + "|" + "m" * 40 + "b__lora-500", "smoke")
+    long_a = ArtifactKey("lora_adapter", "t" * 40 + "|" + "m" * 60 + "a__lora-8", "smoke")
+    long_b = ArtifactKey("lora_adapter", "t" * 40 + "|" + "m" * 60 + "b__lora-8", "smoke")
     ids = {adapter_repo(HUB, long_a).repo_id, adapter_repo(HUB, long_b).repo_id}
-    assert len(ids) == 2 and all(len(i.split("/")[1]) <= 96 and i.endswith("-smoke") for i in ids)
+    assert len(ids) == 2 and all(len(i.split("/")[1]) == 96 and i.endswith("-smoke") for i in ids)
 
 
 @pytest.mark.parametrize("pushed_as, pulled_as", [("full", "smoke"), ("smoke", "full")])
@@ -98,8 +101,8 @@ def test_an_artifact_recorded_under_the_other_profile_is_refused(tmp_path, pushe
     """Copy one profile's files onto the other's path in the mirror (a mis-merge): the pull refuses them."""
     target = LocalDirTarget(tmp_path / "mirror")
     sync = HubSync(target, HUB)
-    src = ArtifactKey("scores", "fpb|smollm2-135m__zero-shot", pushed_as)
-    dst = ArtifactKey("scores", "fpb|smollm2-135m__zero-shot", pulled_as)
+    src = ArtifactKey("local_scores", "fpb|smollm2-135m__zero-shot", pushed_as)
+    dst = ArtifactKey("local_scores", "fpb|smollm2-135m__zero-shot", pulled_as)
     sync.push(src, _write(tmp_path / "a", src, {"metric": 0.3}), {"metric": 0.3})
     repo_dir = target.repo_dir(dataset_repo(HUB))
     for rel_src, rel_dst in ((src.json_path(), dst.json_path()), (src.stamp_path(), dst.stamp_path())):
@@ -118,13 +121,9 @@ def test_an_artifact_recorded_under_the_other_profile_is_refused(tmp_path, pushe
 def test_an_adapter_repo_of_the_other_profile_is_refused(tmp_path, pushed_as, pulled_as):
     target = LocalDirTarget(tmp_path / "mirror")
     sync = HubSync(target, HUB)
-    src = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-500", pushed_as)
-    dst = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-500", pulled_as)
-    folder = tmp_path / "a" / pushed_as / "adapters" / "x"
-    folder.mkdir(parents=True)
-    (folder / "adapter_config.json").write_text("{}")
-    (folder / "adapter_model.safetensors").write_bytes(b"w")
-    value = {"status": "ok", "adapter_dir": str(folder), "adapter_sha256": adapter_sha256(folder)}
+    src = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-8", pushed_as)
+    dst = ArtifactKey("lora_adapter", "fpb|smollm2-135m__lora-8", pulled_as)
+    value = trained_cell(tmp_path / "a" / pushed_as, seeds=2)
     sync.push(src, _write(tmp_path / "a", src, value), value)
     shutil.copytree(target.repo_dir(adapter_repo(HUB, src)), target.repo_dir(adapter_repo(HUB, dst)))
     out = tmp_path / "b" / dst.json_path()
@@ -135,7 +134,7 @@ def test_an_adapter_repo_of_the_other_profile_is_refused(tmp_path, pushed_as, pu
 
 def test_an_artifact_pushed_without_a_record_is_refused_not_trusted(tmp_path):
     target = LocalDirTarget(tmp_path / "mirror")
-    key = ArtifactKey("scores", "fpb|smollm2-135m__zero-shot", "smoke")
+    key = ArtifactKey("local_scores", "fpb|smollm2-135m__zero-shot", "smoke")
     repo = dataset_repo(HUB)
     target.ensure_repo(repo, private=True)
     legacy = _write(tmp_path / "a", key, {"metric": 0.5})
