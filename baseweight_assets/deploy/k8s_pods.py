@@ -1,7 +1,7 @@
 """The pod of a step that runs generated code (scoring), as dagster-k8s user-defined config (pure, no dagster).
 
 What it guarantees (docs/SECURITY.md, "Kubernetes"), each checked on the rendered Job in
-tests/scaleout/test_k8s_spec.py:
+tests/scaleout/test_k8s_sandbox_pod.py:
 - no API key or Hub token in the environment: ``env_from`` is replaced by the non-secret config maps only, so
   neither the executor's ``env_secrets`` nor the run launcher's ``envSecrets`` reach this pod. Plain ``env``
   entries are kept (they carry BASEWEIGHT_ENV, the profile...; secrets belong in secrets, never there).

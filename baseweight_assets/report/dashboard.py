@@ -23,7 +23,6 @@ from baseweight_assets.conditions import is_lora
 from baseweight_assets.cost.pricing import SCENARIOS, trainings_per_year
 from baseweight_assets.curves.build import CURVES_VERSION
 from baseweight_assets.report.curve_inputs import curve_verdict
-from baseweight_assets.scoring.stats import holm
 
 SCHEMA_VERSION = "2.0.0"
 ALPHA = 0.05

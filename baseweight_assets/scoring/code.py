@@ -1,9 +1,15 @@
-"""MBPP scoring: extract the program, run it with the task's asserts in the sandbox, aggregate.
+"""MBPP scoring: extract the program, run it in the sandbox, judge its tests outside the sandbox, aggregate.
 
-Each prediction row's program (``parsing.extract_code``) runs as: program, then ``test_setup_code``,
-then each assert of ``test_list`` (the standard MBPP harness order). A question's ``correct`` is the
-share of its samples that pass -- with one greedy sample that is pass@1 in {0, 1}; with n samples it
-is the unbiased pass@1 estimate. The category of a multi-sample question is its first sample's.
+Each prediction row's program (``parsing.extract_code``) goes to ``sandbox.run_programs`` with the question's
+``test_setup_code`` and ``test_list``. Each assert is split (``sandbox_judge.plan_test``) into probes, the
+sub-expressions that need the program; only those enter the sandbox, where ``sandbox_runner`` runs the program,
+then the setup code, then evaluates each test's probes in ``test_list`` order and sends their values back as plain
+data. This process judges every assert with those values against expected values the program never sees, so a
+program cannot forge a pass (exits, printed tokens, patched builtins). Rows of failed requests are not run (their
+questions are missing, ``scoring.score``). A question's ``correct`` is the share of its samples that pass -- with one
+greedy sample that is pass@1 in {0, 1}; with n samples it is the unbiased pass@1 estimate. The category of a
+multi-sample question is its first sample's. ``execute_rows`` also returns the scores' sandbox record: the isolation
+backend, the memory bound of one program's process tree and how many tests the judge cannot seal.
 """
 
 from __future__ import annotations
