@@ -328,10 +328,17 @@ def _shared_prefix_trainer_class(base: type) -> type:
                          num_items_in_batch: Any = None) -> Any:
             import torch
 
-            from baseweight_assets.training.prefix import supervised_loss_sum
+            from baseweight_assets.training.prefix import loss_with_suffix_backward, supervised_loss_sum
 
             causal_lm = _causal_lm(self.accelerator.unwrap_model(model))
             share = self.shared_prefix_refused is None
+            if (model.training and torch.is_grad_enabled() and num_items_in_batch is not None and not return_outputs
+                    and self.accelerator.scaler is None and self.args.world_size == 1):
+                # The suffixes' backward runs inside (one part's graph alive at a time); the Trainer's backward of
+                # the returned loss runs the prefix's. Plain fp32/bf16 on one process: no loss scaler to bypass.
+                with self.accelerator.autocast():
+                    loss, _n = loss_with_suffix_backward(causal_lm, inputs, num_items_in_batch, share_prefix=share)
+                return loss
             with self.accelerator.autocast():
                 prefix_kv = None
                 if share and self._eval_prefix is not None and inputs["prefix_ids"].shape[1]:

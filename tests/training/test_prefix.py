@@ -128,6 +128,26 @@ def test_shared_prefix_loss_and_lora_gradients_equal_the_per_row_reference_tiny(
     assert _max_rel(fallback_grads, ref_grads) < 1e-5
 
 
+@pytest.mark.parametrize("row_call_tokens", [0, 10**6], ids=["rows-apart", "padded"])
+@pytest.mark.parametrize("min_prefix", [pf.MIN_SHARED_PREFIX, 10**6], ids=["shared", "no-prefix"])
+def test_suffix_backward_inside_leaves_the_gradients_of_one_backward(tiny_model_dir, monkeypatch, row_call_tokens,
+                                                                     min_prefix):
+    """With LoRA dropout on: the same seed gives the same masks, so .grad must match one backward of the whole loss."""
+    monkeypatch.setattr(pf, "ROW_CALL_TOKENS", row_call_tokens)
+    model = _lora(tiny_model_dir, dropout=0.1).train()
+    lm, params = model.get_base_model(), [p for p in model.parameters() if p.requires_grad]
+    batch = pf.SharedPrefixCollator(pad_id=0, min_prefix=min_prefix)(_random_rows(5, prefix_len=40, vocab=300, seed=7))
+    scale = torch.tensor(50)  # e.g. the supervised tokens of the whole accumulated batch
+    torch.manual_seed(11)
+    loss_sum, n = pf.supervised_loss_sum(lm, batch)
+    want_grads = torch.autograd.grad(loss_sum / scale, params)
+    torch.manual_seed(11)
+    loss, count = pf.loss_with_suffix_backward(lm, batch, scale)
+    assert int(count) == int(n) and loss.item() == pytest.approx((loss_sum / scale).item(), rel=1e-6)
+    loss.backward()
+    assert _max_rel([p.grad for p in params], want_grads) < 1e-5
+
+
 def test_an_evaluation_reuses_the_prefix_keys_and_values(tiny_model_dir):
     model = _lora(tiny_model_dir).eval()
     rows = _random_rows(6, prefix_len=40, vocab=300, seed=5)
