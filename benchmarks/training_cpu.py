@@ -54,14 +54,22 @@ def smoke_cell(task_id: str, condition: str) -> dict:
             "max_epochs": profile.max_epochs, "hourly_rate": hourly_rate(bench.pricing, "cpu-2core", "mid")}
 
 
-def run_cell(task_id: str, condition: str, model_dir: str) -> dict:
-    """Train one cell in this process and return its figures."""
+def run_cell(task_id: str, condition: str, model_dir: str, batch: int | None = None) -> dict:
+    """Train one cell in this process and return its figures (``batch``: rows per device step instead of the
+    recipe's, gradient accumulation scaled to keep the rows per optimizer step)."""
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     from baseweight_assets.training.trainer import train_adapter
 
     cell = smoke_cell(task_id, condition)
+    if batch:
+        config = cell["config"]
+        effective = config.per_device_batch_size * config.gradient_accumulation
+        if effective % batch:
+            raise SystemExit(f"--batch {batch} does not divide the {effective} rows per optimizer step of {task_id}")
+        cell["config"] = config.model_copy(update={"per_device_batch_size": batch,
+                                                   "gradient_accumulation": effective // batch})
     logs: list[str] = []
     cpu0, wall0 = _cpu_s(), time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,15 +116,18 @@ def main() -> None:
     parser.add_argument("--model-dir", default=str(REPO / ".cache" / "models" / MODEL))
     parser.add_argument("--out", default=str(REPO / ".cache" / "bench"))
     parser.add_argument("--label", default="", help="a note stored with the result (e.g. before/after)")
+    parser.add_argument("--batch", type=int, help="rows per device step instead of the recipe's (gradient "
+                        "accumulation scaled to keep the rows per optimizer step)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: train one cell, print its JSON
     args = parser.parse_args()
     if args.one:
         task_id, condition = args.one.split(":")
-        print("RESULT " + json.dumps(run_cell(task_id, condition, args.model_dir)), flush=True)
+        print("RESULT " + json.dumps(run_cell(task_id, condition, args.model_dir, args.batch)), flush=True)
         return
     rows = []
     for spec in args.cells.split(","):
-        proc = subprocess.run([sys.executable, __file__, "--one", spec, "--model-dir", args.model_dir],
+        extra = ["--batch", str(args.batch)] if args.batch else []
+        proc = subprocess.run([sys.executable, __file__, "--one", spec, "--model-dir", args.model_dir, *extra],
                               capture_output=True, text=True, cwd=REPO)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if proc.returncode or line is None:
@@ -127,7 +138,7 @@ def main() -> None:
     import torch
     import transformers
 
-    result = {"label": args.label, "machine": f"{platform.machine()} {os.cpu_count()} cores, "
+    result = {"label": args.label, "batch_override": args.batch, "machine": f"{platform.machine()} {os.cpu_count()} cores, "
                                               f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
               "load_average_after": os.getloadavg(), "versions": {"torch": torch.__version__,
                                                                   "transformers": transformers.__version__},
