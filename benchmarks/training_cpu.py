@@ -98,7 +98,8 @@ def _cpu_s() -> float:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| cell | rows train/val | tokens train/val | batch | steps | evals | wall s | CPU s | best val loss | peak RSS MB |"
+    head = ("| cell | rows train/val | tokens train/val | batch | steps | evals | wall s | CPU s | best val loss "
+            "| peak RSS MB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append(f"| {r['cell']} | {r['n_train']}/{r['n_val']} | {r['train_tokens']}/{r['val_tokens']} | "
@@ -138,11 +139,10 @@ def main() -> None:
     import torch
     import transformers
 
-    result = {"label": args.label, "batch_override": args.batch, "machine": f"{platform.machine()} {os.cpu_count()} cores, "
-                                              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
-              "load_average_after": os.getloadavg(), "versions": {"torch": torch.__version__,
-                                                                  "transformers": transformers.__version__},
-              "cells": rows}
+    machine = f"{platform.machine()} {os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
+    result = {"label": args.label, "batch_override": args.batch, "machine": machine,
+              "load_average_after": os.getloadavg(),
+              "versions": {"torch": torch.__version__, "transformers": transformers.__version__}, "cells": rows}
     out = Path(args.out) / "training_cpu.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

@@ -4,9 +4,11 @@ All training rows of a task share its system prompt and the chat template's turn
 690 tokens). For a batch of B rows the longest common token prefix (length P) goes through the decoder once, at
 batch size 1 and with gradients; its key/value cache is expanded to the B rows and only the suffixes (the rest of
 each row: right-padded in one call, or one row at a time when their lengths differ a lot) run on top of it, at
-positions P, P+1, ... . Because autograd sums the gradients of the
-expanded cache over the rows, the prefix's forward AND backward run once per batch, and the loss and the LoRA
-gradients are those of the plain computation (the same causal attention over the same tokens), up to float rounding.
+positions P, P+1, ... . Because autograd sums the gradients of the expanded cache over the rows, the prefix's
+forward AND backward run once per batch, and the loss and the LoRA gradients are those of the plain computation
+(the same causal attention over the same tokens), up to float rounding. In training each suffix part's backward
+runs as soon as its forward is done (``loss_with_suffix_backward``), so memory holds one part's graph at a time;
+an evaluation pass computes a prompt's keys and values once for all its batches (``PrefixKVCache``).
 
 Only supervised positions reach the LM head: logits are computed for the assistant tokens alone, never as a
 [tokens x vocab] block for the whole prompt.
@@ -30,8 +32,8 @@ import torch.nn.functional as F
 
 from baseweight_assets.training.rendering import IGNORE_INDEX
 
-# Sharing P tokens among B rows saves (B - 1) x P tokens for one more decoder call (about ROW_CALL_TOKENS tokens' worth):
-# at 2 rows that pays from about 20 tokens; 32 leaves a margin.
+# Sharing P tokens among B rows saves (B - 1) x P tokens for one more decoder call (about ROW_CALL_TOKENS tokens'
+# worth): at 2 rows that pays from about 20 tokens; 32 leaves a margin.
 MIN_SHARED_PREFIX = 32
 
 
@@ -170,10 +172,10 @@ def loss_with_suffix_backward(causal_lm: Any, batch: dict[str, torch.Tensor], sc
     part (a row, or the padded batch) has already run, each part's graph freed before the next part runs.
 
     Peak memory then holds the prefix's graph and one part's, not all rows' (smoke lora-full, batches of 8: MedMCQA
-    5.9 -> 2.7 GB peak RSS, MBPP 5.3 -> 2.5 GB, same losses). The parts' gradients reach the LoRA weights' ``.grad`` directly and the prefix's keys and values
-    through detached copies; ``loss.backward()`` then runs the prefix's backward once with those gradients, so
-    ``.grad`` ends as one backward of the whole loss would leave it (the forwards run in the same order: dropout
-    draws the same masks).
+    5.9 -> 2.7 GB peak RSS, MBPP 5.3 -> 2.5 GB, same losses). The parts' gradients reach the LoRA weights' ``.grad``
+    directly and the prefix's keys and values through detached copies; ``loss.backward()`` then runs the prefix's
+    backward once with those gradients, so ``.grad`` ends as one backward of the whole loss would leave it (the
+    forwards run in the same order: dropout draws the same masks).
     """
     plan = _Plan(causal_lm, batch, share_prefix)
     prefix_kv = leaves = None

@@ -23,7 +23,8 @@ def test_prefix_stops_before_the_first_position_that_predicts_a_label():
     # tokens 0..3 are common, but position 3 predicts row 0's first label (token 4): it must stay in the suffix
     assert pf.shared_prefix_length(rows) == 3
     assert pf.shared_prefix_length([{"input_ids": [1, 2, 3], "labels": [X, X, 3]}] * 2) == 1
-    assert pf.shared_prefix_length([{"input_ids": [1, 2], "labels": [1, 2]}, {"input_ids": [1, 3], "labels": [X, 3]}]) == 0
+    assert pf.shared_prefix_length([{"input_ids": [1, 2], "labels": [1, 2]},
+                                    {"input_ids": [1, 3], "labels": [X, 3]}]) == 0
     assert pf.shared_prefix_length([{"input_ids": [5, 2, 3, 4], "labels": [X, X, X, 4]},
                                     {"input_ids": [6, 2, 3, 4], "labels": [X, X, X, 4]}]) == 0
 
@@ -169,7 +170,8 @@ def test_an_evaluation_reuses_the_prefix_keys_and_values(tiny_model_dir):
             want = pf.prefix_key_values(lm, ids)
             assert len(got) == len(want) and cache.ids == tuple(ids[0].tolist())
             for (k, v), (k_want, v_want) in zip(got, want):
-                assert k.shape == k_want.shape and torch.allclose(k, k_want, atol=1e-5) and torch.allclose(v, v_want, atol=1e-5)
+                assert k.shape == k_want.shape
+                assert torch.allclose(k, k_want, atol=1e-5) and torch.allclose(v, v_want, atol=1e-5)
     with pytest.raises(RuntimeError, match="without gradients"):
         cache.get(lm, full)
 
