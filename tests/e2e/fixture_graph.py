@@ -49,9 +49,11 @@ def make_tiny_model(tmp_path_factory) -> Path:
     return path
 
 
-def short_curve(configs: Path, sizes: list) -> None:
+def short_curve(configs: Path, sizes: list, training_seeds: int | None = None) -> None:
     run_defaults = yaml.safe_load((configs / "run_defaults.yaml").read_text())
     run_defaults["profiles"]["smoke"]["lora_sizes"] = sizes
+    if training_seeds is not None:
+        run_defaults["profiles"]["smoke"]["training_seeds"] = training_seeds
     (configs / "run_defaults.yaml").write_text(yaml.safe_dump(run_defaults))
 
 

@@ -17,7 +17,7 @@ ONE_TASK_PER_KIND = ("banking77", "medmcqa", "cuad", "mbpp")
 
 def test_every_stage_and_every_kind_on_the_fixtures(tmp_path, tiny_model):
     configs = fixture_configs(tmp_path / "cfg")
-    short_curve(configs, [4, "full"])
+    short_curve(configs, [4, "full"], training_seeds=2)  # several seeds, as the full profile trains
     settings, defs, resources = graph(tmp_path / "out", tiny_model, configs)
     instance = dg.DagsterInstance.ephemeral()
     runs = materialize_plan(defs, resources, instance, ONE_TASK_PER_KIND)
@@ -37,6 +37,11 @@ def test_every_stage_and_every_kind_on_the_fixtures(tmp_path, tiny_model):
         assert all(0.0 <= c["metric"]["value"] <= 1.0 for c in scored if c["metric"]["value"] is not None)
     lora = json.loads((paths.results / "lora_adapter" / "banking77" / "smollm2-135m__lora-4.json").read_text())
     assert lora["status"] == "ok" and lora["adapters"][0]["metadata"]["n_train"] == 4
+    assert [a["seed"] for a in lora["adapters"]] == [42, 43]
+    preds = json.loads((paths.results / "local_predictions" / "banking77" / "smollm2-135m__lora-4.json").read_text())
+    assert len(preds["per_seed_runs"]) == 2 and all(r["hardware"] for r in preds["per_seed_runs"])
+    scores = json.loads((paths.results / "local_scores" / "banking77" / "smollm2-135m__lora-4.json").read_text())
+    assert scores["n_training_seeds"] == 2 and len(scores["per_seed"]) == 2
     assert dashboard["curves"]["by_task"]["banking77"]  # the data-efficiency curve reached the dashboard
     assert (paths.site / "index.html").is_file()
 

@@ -65,8 +65,7 @@ def _predict(context, bench: BenchResource, layout: LayoutResource, cell, prepar
         task=cell.task, prepared=prepared, prompt=prompt, model=cell.model, condition=cell.condition,
         answerers=answerers, store_path=layout.paths.prediction_store(cell.task_id, cell.variant),
         max_tokens=bench.max_output_tokens(cell.task), constrained=bench.config.run.constrained_decoding,
-        latency_probe=bench.latency_probe, log=log_fn(context), variant=cell.variant)
-    value["run"]["hardware"] = hardware
+        latency_probe=bench.latency_probe, log=log_fn(context), variant=cell.variant, hardware=hardware)
     return value
 
 
