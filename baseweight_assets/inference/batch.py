@@ -23,7 +23,7 @@ from baseweight_assets.inference.endpoint import Endpoint
 from baseweight_assets.inference.requests import PredictionRequest, request_body, request_hash
 from baseweight_assets.inference.http_backend import estimate_input_tokens
 from baseweight_assets.inference.runner import TIMING_KEYS, make_row
-from baseweight_assets.inference.spend import SpendCapReached, cost_usd
+from baseweight_assets.inference.spend import SpendCapReached, SpendLedger, cost_usd
 from baseweight_assets.inference.store import DEFAULT_LOCK_TIMEOUT_S, PredictionStore, answered
 from baseweight_assets.inference.structured import unwrap_label
 from baseweight_assets.redaction import redact
@@ -168,7 +168,7 @@ def collect_batch(client, batch_id: str, requests: list[PredictionRequest], endp
         rows.append(row)
     run = {**{k: None for k in TIMING_KEYS}, "concurrency": None, "calls_made": len(requests), "cache_hits": 0,
            "spend_usd": spend, "stopped_early": None, "served_by": BATCH_SERVED_BY, "stand_in": endpoint.stand_in,
-           "batch_id": batch_id, "batch_status": batch.status, "errors": sum(1 for r in rows if r["error"])}
+           "batch_id": batch_id, "batch_status": batch.status, "errors": sum(1 for r in rows if r["error"] is not None)}
     return {"rows": rows, "run": run}
 
 
@@ -181,7 +181,7 @@ def run_batch_predictions(requests: list[PredictionRequest], endpoint: Endpoint,
                           task_id: str, model_id: str, condition: str, price: ApiPrice | None,
                           batch_discount: float, poll_interval_s: float, timeout_s: float,
                           log: Callable[[str], None] = print, spend_cap_usd: float | None = None,
-                          lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+                          ledger: SpendLedger | None = None, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
                           sleep: Callable[[float], None] = time.sleep) -> dict:
     """Predict every request through one OpenAI batch, reusing rows already in ``store_path``.
 
@@ -189,7 +189,10 @@ def run_batch_predictions(requests: list[PredictionRequest], endpoint: Endpoint,
     ``runner.run_predictions`` (``run["served_by"] == "openai-batch"``, ``run["batch"]`` True, timing keys None).
     The store's writer lock is held for the whole run (a second run of the partition waits ``lock_timeout_s``).
     Raises BatchNotFinished after ``timeout_s`` of polling (the batch keeps running; a rerun collects it), and
-    SpendCapReached before submitting when the worst-case cost of a new batch exceeds ``spend_cap_usd``.
+    SpendCapReached before submitting when the worst-case cost of a new batch exceeds ``spend_cap_usd``, or does not
+    fit what is left of ``ledger`` (the main run's or backfill's shared cap): the worst case is reserved there at
+    submission and replaced by the billed cost at collection. A batch resumed by a later process is not reserved
+    again: the process that submitted it died holding the reservation, which the ledger then counts as spent.
     """
     if poll_interval_s < 0 or timeout_s < 0:
         raise ValueError(f"poll_interval_s and timeout_s must be >= 0, got {poll_interval_s}, {timeout_s}")
@@ -218,7 +221,7 @@ def run_batch_predictions(requests: list[PredictionRequest], endpoint: Endpoint,
             return result({})
         jsonl_path = store_path.with_name(store_path.name + ".batch.jsonl")
         text, fingerprint = build_batch_jsonl(pending, endpoint)
-        batch_id = find_batch(client, fingerprint, jsonl_path)
+        batch_id, reservation = find_batch(client, fingerprint, jsonl_path), None
         if batch_id:
             log(f"{label}: resuming batch {batch_id} (fingerprint {fingerprint[:12]})")
         else:
@@ -228,10 +231,18 @@ def run_batch_predictions(requests: list[PredictionRequest], endpoint: Endpoint,
                            f"spend cap ${spend_cap_usd:.2f}; nothing submitted ({cache_hits} rows already in "
                            f"{store_path})")
                 raise SpendCapReached(message, result({"stopped_early": message}))
+            reservation = ledger.try_reserve(worst) if ledger is not None and price is not None else None
+            if ledger is not None and price is not None and reservation is None:
+                totals = ledger.totals()
+                message = (f"{label}: a batch of {len(pending)} requests could cost up to ${worst:.4f}, more than is "
+                           f"left of the run's spend cap (${totals['cap_usd']:.2f}; spent ${totals['spent_usd']:.4f}, "
+                           f"reserved ${totals['reserved_usd']:.4f}, ledger {ledger.path}); nothing submitted")
+                raise SpendCapReached(message, result({"stopped_early": message}))
             write_text(jsonl_path, text)
+            # a failure from here on may have submitted the batch: the reservation stays until collection settles
+            # it, or its process dies and the ledger counts it as spent
             batch_id = _create_batch(client, text, fingerprint, jsonl_path)
             log(f"{label}: submitted batch {batch_id} ({len(pending)} requests, fingerprint {fingerprint[:12]})")
-
         started = time.monotonic()
         while True:
             collected = collect_batch(client, batch_id, pending, endpoint, task_id=task_id, model_id=model_id,
@@ -255,6 +266,8 @@ def run_batch_predictions(requests: list[PredictionRequest], endpoint: Endpoint,
             # earlier error rows were superseded: keep one row per request hash
             store.rewrite(list({**existing, **done}.values()))
         _mark_collected(jsonl_path, batch_id, fingerprint)  # after the rows are safe in the store
+        if reservation is not None:
+            ledger.settle(reservation, collected["run"]["spend_usd"])
     batch_run = {k: collected["run"][k] for k in ("calls_made", "spend_usd", "batch_id", "batch_status")}
     log(f"{label}: batch {batch_id} {collected['run']['batch_status']}, {len(new_rows)} rows "
         f"({collected['run']['errors']} errors), ${batch_run['spend_usd']:.4f}")

@@ -7,7 +7,7 @@ from inf_helpers import make_requests
 from baseweight_assets.config.schema import ApiPrice
 from baseweight_assets.inference.batch import (BatchNotFinished, build_batch_jsonl, collect_batch,
                                                run_batch_predictions, submit_batch)
-from baseweight_assets.inference.spend import SpendCapReached
+from baseweight_assets.inference.spend import SpendCapReached, SpendLedger
 from baseweight_assets.inference.store import PredictionStore
 from baseweight_assets.inference.endpoint import Endpoint
 from baseweight_assets.inference.requests import request_hash
@@ -285,6 +285,23 @@ def test_spend_cap_refuses_a_new_batch_before_uploading(tmp_path):
         run_batch_predictions(reqs, EP, tmp_path / "s.jsonl", client=client, timeout_s=60, spend_cap_usd=1.0,
                               **{**RUN, "price": expensive})
     assert client.uploads == [] and err.value.result["rows"] == []
+
+
+def test_a_batch_draws_on_the_runs_shared_ledger(tmp_path):
+    """The worst case is reserved on the run's ledger at submission and replaced by the billed cost at collection;
+    a batch that does not fit what is left of the run's cap is not submitted."""
+    reqs = _requests()
+    ledger = SpendLedger(tmp_path / "spend" / "run.json", cap_usd=1.0)
+    out = run_batch_predictions(reqs, EP, tmp_path / "s.jsonl", client=FakeOpenAI(), timeout_s=60, ledger=ledger,
+                                **RUN)
+    totals = ledger.totals()
+    assert out["run"]["spend_usd"] > 0 and totals["reserved_usd"] == 0
+    assert totals["spent_usd"] == pytest.approx(out["run"]["spend_usd"])
+    assert ledger.try_reserve(1.0 - totals["spent_usd"] - 1e-9) is not None  # the rest of the cap is now taken
+    client = FakeOpenAI()
+    with pytest.raises(SpendCapReached, match="left of the run's spend cap"):
+        run_batch_predictions(reqs, EP, tmp_path / "other.jsonl", client=client, timeout_s=60, ledger=ledger, **RUN)
+    assert client.uploads == []
 
 
 def test_bad_arguments_and_duplicates_are_refused(tmp_path):

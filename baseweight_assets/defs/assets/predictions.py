@@ -31,7 +31,7 @@ def _output(value: dict) -> dg.Output[dict]:
     run = value.get("run") or {}
     if value.get("status") == "ok":
         meta.update({
-            "rows": len(value["rows"]), "error_rows": sum(1 for r in value["rows"] if r.get("error")),
+            "rows": len(value["rows"]), "error_rows": sum(1 for r in value["rows"] if r.get("error") is not None),
             "seeds": len(value.get("seeds") or []) or None, "calls_made": run.get("calls_made"),
             "cache_hits": run.get("cache_hits"), "wall_s": run.get("wall_s"),
             "saturated_qps": run.get("saturated_qps"), "latency_p50_s": run.get("latency_p50_s"),
@@ -122,9 +122,12 @@ def build_api_predictions(stage: Stage, ctx: BuildContext) -> list:
         if cell.skip_reason:
             return _output(cell.skipped())
         model = cell.model
+        key = ledger_key(backends.main_run_id, backfill_id=context.run.tags.get(BACKFILL_ID_TAG),
+                         run_id=context.run_id)
+        ledger = SpendLedger(layout.paths.spend_ledger(key), bench.config.run.spend_cap_usd)
         if backends.api_is_live(model):
             if model.api_mode == "batch":
-                return _output(_batch(context, bench, layout, cell, prepared_splits, backends))
+                return _output(_batch(context, bench, layout, cell, prepared_splits, backends, ledger))
             hardware = None
             stand_in, stand_in_dir, weights = None, None, None
         else:
@@ -138,9 +141,6 @@ def build_api_predictions(stage: Stage, ctx: BuildContext) -> list:
                 detect_hardware(bench.config.pricing, override=bench.hardware_override)["hardware"]
             context.log.warning(f"{model.api_key_env} not set: {model.id} answered by "
                                 f"{'the fake' if backends.fake else f'stand-in {model.stand_in}'}")
-        key = ledger_key(backends.main_run_id, backfill_id=context.run.tags.get(BACKFILL_ID_TAG),
-                         run_id=context.run_id)
-        ledger = SpendLedger(layout.paths.spend_ledger(key), bench.config.run.spend_cap_usd)
         with backends.api(model, stand_in=stand_in, stand_in_dir=stand_in_dir, stand_in_weights=weights,
                           http_kwargs=bench.http_kwargs(model, live=True, ledger=ledger)) as answerer:
             return _output(_predict(context, bench, layout, cell, prepared_splits, [answerer], hardware))
@@ -153,7 +153,7 @@ def build_api_predictions(stage: Stage, ctx: BuildContext) -> list:
 
 
 def _batch(context, bench: BenchResource, layout: LayoutResource, cell, prepared: dict,
-           backends: BackendsResource) -> dict:
+           backends: BackendsResource, ledger: SpendLedger) -> dict:
     """``api_mode: batch``: one OpenAI Batch API job for the cell's missing requests, at the batch discount."""
     import openai
 
@@ -173,6 +173,6 @@ def _batch(context, bench: BenchResource, layout: LayoutResource, cell, prepared
         task_id=cell.task_id, model_id=cell.model_id, condition=cell.condition,
         price=pricing.api.get(cell.model.api_model), batch_discount=pricing.batch_discount,
         poll_interval_s=run_cfg.batch_poll_interval_s, timeout_s=run_cfg.batch_timeout_s, log=log_fn(context),
-        spend_cap_usd=run_cfg.spend_cap_usd)
+        spend_cap_usd=run_cfg.spend_cap_usd, ledger=ledger)
     result["run"]["hardware"] = None
     return {"status": "ok", "reason": None, "task": cell.task_id, "variant": cell.variant, **result}
