@@ -15,14 +15,7 @@ from collections import Counter
 
 from baseweight_assets.data.checks import MAX_LISTED, CheckOutcome
 from baseweight_assets.scoring.score import completeness, missing_questions
-
-
-def _by_training_seed(rows: list[dict]) -> list[tuple[int | None, list[dict]]]:
-    """(seed, its rows) per training seed, as ``scoring.seeded.score_cell`` splits a cell; (None, rows) without."""
-    seeds = sorted({r["seed"] for r in rows if r.get("seed") is not None})
-    if not seeds:
-        return [(None, rows)]
-    return [(s, [r for r in rows if r.get("seed") == s]) for s in seeds]
+from baseweight_assets.scoring.seeded import rows_by_training_seed
 
 
 def check_prediction_completeness(task_type: str, predictions: dict, prepared: dict, threshold: float) -> CheckOutcome:
@@ -31,7 +24,7 @@ def check_prediction_completeness(task_type: str, predictions: dict, prepared: d
     if predictions.get("status") != "ok":
         return CheckOutcome(True, f"skipped: {predictions.get('reason')}", {"status": predictions.get("status")})
     per_seed = []
-    for seed, rows in _by_training_seed(predictions["rows"]):
+    for seed, rows in rows_by_training_seed(predictions["rows"]):
         missing = missing_questions(task_type, prepared, rows)
         per_seed.append((seed, missing, completeness(task_type, prepared, rows, threshold)))
     worst_seed, missing, worst = max(per_seed, key=lambda p: (not p[2]["complete"], p[2]["n_missing"]))

@@ -16,12 +16,20 @@ from baseweight_assets.scoring.stats import metric_factory
 PER_SEED_KEYS = ("metric", "ci_lo", "ci_hi", "n", "error_counts", "completeness", "per_example")
 
 
-def score_cell(task, prepared: dict, rows: list[dict], **score_kwargs) -> dict:
+def rows_by_training_seed(rows: list[dict]) -> list[tuple[int | None, list[dict]]]:
+    """(seed, its rows) per training seed in seed order; [(None, rows)] for a cell without seeds."""
     seeds = sorted({r["seed"] for r in rows if r.get("seed") is not None})
     if not seeds:
+        return [(None, rows)]
+    return [(s, [r for r in rows if r.get("seed") == s]) for s in seeds]
+
+
+def score_cell(task, prepared: dict, rows: list[dict], **score_kwargs) -> dict:
+    split = rows_by_training_seed(rows)
+    if split[0][0] is None:
         return score_predictions(task, prepared, rows, **score_kwargs)
-    per_seed = [score_predictions(task, prepared, [r for r in rows if r.get("seed") == s], **score_kwargs)
-                for s in seeds]
+    seeds = [s for s, _ in split]
+    per_seed = [score_predictions(task, prepared, part, **score_kwargs) for _, part in split]
     result = dict(per_seed[0])
     result["per_seed"] = [{"seed": s, **{k: p.get(k) for k in PER_SEED_KEYS}} for s, p in zip(seeds, per_seed)]
     complete = all((p.get("completeness") or {}).get("complete", True) for p in per_seed)
