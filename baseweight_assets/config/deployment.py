@@ -107,11 +107,6 @@ class HubConfig(_Strict):
     def dataset_repo_id(self) -> str:
         return f"{self.org}/{self.dataset_repo}"
 
-    def adapter_repo_id(self, model: str, task: str, condition: str) -> str:
-        """One model repo per adapter: ``<org>/<prefix>-<model>-<task>-<condition>`` (Hub names: 96 chars)."""
-        name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{self.adapter_repo_prefix}-{model}-{task}-{condition}")
-        return f"{self.org}/{name[:96].strip('-.')}"
-
 
 class DeploymentConfig(_Strict):
     kubernetes: KubernetesConfig
