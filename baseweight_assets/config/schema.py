@@ -534,6 +534,9 @@ class ProfileConfig(_Strict):
     )
     training_seeds: int | None = Field(default=None, ge=1, description="Training seeds per LoRA cell.")
     latency_probe_requests: int | None = Field(default=None, ge=0, description="Latency probe size per cell.")
+    saturation_batch: bool = Field(
+        default=True, description="Run one full engine batch to measure saturated throughput when a cell fills none "
+        "(off: the cell's own partial batches are the cost sample, labelled as such).")
 
     def apply_to_task(self, task: TaskConfig) -> TaskConfig:
         """The task as this profile runs it (smaller windows under smoke)."""

@@ -122,16 +122,18 @@ class BackendsResource(dg.ConfigurableResource):
         return self.api_mode == "auto" and model.api_key_env in self.live_key_envs
 
     def local(self, model: ModelConfig, base_dir: Path, weights: dict, adapters: list, *, task_id: str, variant: str,
-              server_log: Path, http_kwargs: dict):
+              server_log: Path, http_kwargs: dict, measure_saturation: bool = True):
         from baseweight_assets.inference.backends import local_answerers
 
         return local_answerers(model, base_dir, weights, adapters, task_id=task_id, variant=variant,
                                vllm_url=self.vllm_base_url, server_log=server_log,
-                               vllm_startup_timeout_s=self.vllm_startup_timeout_s, http_kwargs=http_kwargs)
+                               vllm_startup_timeout_s=self.vllm_startup_timeout_s, http_kwargs=http_kwargs,
+                               measure_saturation=measure_saturation)
 
     def api(self, model: ModelConfig, *, stand_in: ModelConfig | None, stand_in_dir: Path | None,
-            stand_in_weights: dict | None, http_kwargs: dict):
+            stand_in_weights: dict | None, http_kwargs: dict, measure_saturation: bool = True):
         from baseweight_assets.inference.backends import api_answerer
 
         return api_answerer(model, live=self.api_is_live(model), fake=self.fake, stand_in=stand_in,
-                            stand_in_dir=stand_in_dir, stand_in_weights=stand_in_weights, http_kwargs=http_kwargs)
+                            stand_in_dir=stand_in_dir, stand_in_weights=stand_in_weights, http_kwargs=http_kwargs,
+                            measure_saturation=measure_saturation)

@@ -64,7 +64,8 @@ def vllm_adapter_name(task_id: str, variant: str, seed: int | None) -> str:
 @contextmanager
 def local_answerers(model: ModelConfig, base_dir: Path, weights: dict, adapters: list[Adapter], *,
                     task_id: str, variant: str, vllm_url: str | None, server_log: Path,
-                    vllm_startup_timeout_s: float = 1200, http_kwargs: dict | None = None) -> Iterator[list[Answerer]]:
+                    vllm_startup_timeout_s: float = 1200, http_kwargs: dict | None = None,
+                    measure_saturation: bool = True) -> Iterator[list[Answerer]]:
     """One answerer per adapter (``[Adapter(None, None, None)]`` for prompted cells), sharing one engine/server."""
     with ExitStack() as stack:
         if uses_vllm(model, vllm_url):
@@ -82,13 +83,14 @@ def local_answerers(model: ModelConfig, base_dir: Path, weights: dict, adapters:
         shared = SharedEngine(lambda: _engine(base_dir, {a.name: a.path for a in adapters if a.path}))
         stack.callback(shared.close)
         yield [Answerer(EngineBackend(engine_endpoint(model, weights, adapter_sha256=a.sha256), shared,
-                                      adapter=a.name), a.seed) for a in adapters]
+                                      adapter=a.name, measure_saturation=measure_saturation), a.seed)
+               for a in adapters]
 
 
 @contextmanager
 def api_answerer(model: ModelConfig, *, live: bool, fake: bool, stand_in: ModelConfig | None,
                  stand_in_dir: Path | None, stand_in_weights: dict | None,
-                 http_kwargs: dict | None = None) -> Iterator[Answerer]:
+                 http_kwargs: dict | None = None, measure_saturation: bool = True) -> Iterator[Answerer]:
     """The real API, the fake, or the labelled stand-in (the engine on ``stand_in``)."""
     if fake:
         yield Answerer(FakeBackend(fake_endpoint(model)), None)
@@ -103,8 +105,8 @@ def api_answerer(model: ModelConfig, *, live: bool, fake: bool, stand_in: ModelC
                            "is configured; set the key or name a local stand_in")
     shared = SharedEngine(lambda: _engine(stand_in_dir, {}))
     try:
-        yield Answerer(EngineBackend(engine_endpoint(stand_in, stand_in_weights or {}, stand_in_for=model), shared),
-                       None)
+        yield Answerer(EngineBackend(engine_endpoint(stand_in, stand_in_weights or {}, stand_in_for=model), shared,
+                                     measure_saturation=measure_saturation), None)
     finally:
         shared.close()
 

@@ -6,7 +6,9 @@ becomes the engine's exact label constraint, so hashes, stores and rows are the 
 The engine is built on first use: a cell whose every request is already in the store loads no model at all.
 The first ``latency_probe`` requests run one at a time (latency, time to first token); the rest run in full batches,
 whose output tokens over their wall time is the saturated throughput the cost model uses. When the cell is too small
-to fill a batch, one full batch of its requests (cycled) is run only to measure that throughput.
+to fill a batch, one full batch of its requests (cycled) is run only to measure that throughput, unless
+``measure_saturation`` is off (the smoke profile, whose cells are all smaller than a batch and would pay for that
+batch again and again): then the cell's own partial batches are the sample, and ``info["saturation"]`` says so.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ class SharedEngine:
             self.engine.close()
 
 
+def _sample(batches: list) -> dict:
+    return {"queries": sum(b.rows for b in batches), "output_tokens": sum(b.output_tokens for b in batches),
+            "busy_s": sum(b.wall_s for b in batches)}
+
+
 class EngineBackend:
     def __init__(self, endpoint: Endpoint, shared: SharedEngine, *, adapter: str | None = None,
                  measure_saturation: bool = True) -> None:
@@ -82,16 +89,21 @@ class EngineBackend:
         engine.generate(requests[n_probe:], on_batch_done=stored)
         t2 = time.perf_counter()
         full = [b for b in engine.last_run.batches if b.full]
-        saturated = None
+        saturated, basis = None, None
+        batches = engine.last_run.batches
         if full:
-            saturated = {"queries": sum(b.rows for b in full), "output_tokens": sum(b.output_tokens for b in full),
-                         "busy_s": sum(b.wall_s for b in full)}
+            saturated, basis = _sample(full), "full batches of the cell"
         elif self.measure_saturation and requests:
             sat = engine.saturated_throughput(requests[n_probe:] or requests, batches=1)
             log(f"saturated throughput measured on one full batch of {sat.rows} requests: "
                 f"{sat.requests_per_s:.2f} req/s, {sat.output_tokens_per_s:.1f} output tok/s")
             saturated = {"queries": sat.rows, "output_tokens": sat.output_tokens, "busy_s": sat.wall_s}
+            basis = f"one full batch of {sat.rows} requests, run to measure it"
+        elif batches:
+            saturated = _sample(batches)
+            basis = (f"the cell's partial batches (largest {max(b.rows for b in batches)} rows; a full batch is "
+                     f"{engine.max_batch_size}): a lower bound on throughput, an upper bound on cost")
         info = {"engine": engine.describe(), "latency_concurrency": 1, "latency_probe_n": probe.n,
-                "batches": len(engine.last_run.batches), "full_batches": len(full)}
+                "batches": len(batches), "full_batches": len(full), "saturation": basis}
         return Session(wall_s=t2 - t0, busy_s={"probe": t1 - t0, "bulk": t2 - t1}, calls=len(pending),
                        saturated=saturated, info=info)

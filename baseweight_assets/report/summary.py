@@ -147,6 +147,8 @@ def _cost(cell: dict, scores: dict, model, bench: BenchConfig, volume: int) -> d
             # older runs and remote servers record only the whole call's rate (still batched, never the probe's)
             saturated, source = run.get("throughput_qps"), "throughput_qps"
             notes.append("run recorded no saturated_qps: priced at the whole call's throughput (throughput_qps)")
+        if source == "saturated_qps" and str(run.get("saturation") or "").startswith("the cell's partial batches"):
+            notes.append(f"throughput from {run['saturation']}")
         qps = queries_per_second(saturated, run.get("n_requests"), n_queries)
         out.update(basis="self-hosted", hardware=hardware, qps=qps, qps_source=source)
         training = cell["training"]

@@ -97,7 +97,8 @@ def build_local_predictions(stage: Stage, ctx: BuildContext) -> list:
         with backends.local(cell.model, base_dir, weights_identity(cell.model, base_dir), adapters,
                             task_id=cell.task_id, variant=cell.variant,
                             server_log=layout.paths.cell_log(cell.task_id, cell.variant, "server"),
-                            http_kwargs=bench.http_kwargs(cell.model, live=False)) as answerers:
+                            http_kwargs=bench.http_kwargs(cell.model, live=False),
+                            measure_saturation=bench.profile_config.saturation_batch) as answerers:
             return _output(_predict(context, bench, layout, cell, prepared_splits, answerers, hardware))
 
     @dg.asset_check(**_completeness_check_args(stage, ctx))
@@ -142,7 +143,8 @@ def build_api_predictions(stage: Stage, ctx: BuildContext) -> list:
             context.log.warning(f"{model.api_key_env} not set: {model.id} answered by "
                                 f"{'the fake' if backends.fake else f'stand-in {model.stand_in}'}")
         with backends.api(model, stand_in=stand_in, stand_in_dir=stand_in_dir, stand_in_weights=weights,
-                          http_kwargs=bench.http_kwargs(model, live=True, ledger=ledger)) as answerer:
+                          http_kwargs=bench.http_kwargs(model, live=True, ledger=ledger),
+                          measure_saturation=bench.profile_config.saturation_batch) as answerer:
             return _output(_predict(context, bench, layout, cell, prepared_splits, [answerer], hardware))
 
     @dg.asset_check(**_completeness_check_args(stage, ctx))
