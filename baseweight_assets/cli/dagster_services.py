@@ -25,7 +25,7 @@ from typing import Iterator
 
 import yaml
 
-from baseweight_assets.inference.servers import watched
+from baseweight_assets.inference.servers import log_tail, wait_ready, watched
 
 CODE_LOCATION = "baseweight"
 DEFINITIONS_MODULE = "baseweight_assets.definitions"
@@ -48,13 +48,6 @@ def free_port(preferred: int | None = None) -> int:
                 continue
             return sock.getsockname()[1]
     raise ServiceError("no free port on 127.0.0.1")
-
-
-def _tail(path: Path, n: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except OSError:
-        return "<no log>"
 
 
 @dataclass
@@ -90,15 +83,8 @@ def _start(name: str, command: list[str], log: Path, env: dict[str, str], cwd: P
 
 
 def _wait(service: Service, ready, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not ready():
-        if not service.alive():
-            raise ServiceError(f"{service.name} exited with code {service.proc.returncode}; log {service.log}:\n"
-                               f"{_tail(service.log)}")
-        if time.monotonic() > deadline:
-            raise ServiceError(f"{service.name} not ready after {timeout_s:.0f}s; log {service.log}:\n"
-                               f"{_tail(service.log)}")
-        time.sleep(0.5)
+    wait_ready(ready, service.proc, name=service.name, log_path=service.log, timeout_s=timeout_s,
+               error=ServiceError, poll_s=0.5)
 
 
 def _listening(port: int) -> bool:
@@ -139,7 +125,7 @@ class Services:
     def check_alive(self) -> None:
         for s in self.services:
             if not s.alive():
-                raise ServiceError(f"{s.name} stopped (exit code {s.proc.returncode}); log {s.log}:\n{_tail(s.log)}")
+                raise ServiceError(f"{s.name} stopped (exit code {s.proc.returncode}); log {s.log}:\n{log_tail(s.log)}")
 
 
 @contextmanager

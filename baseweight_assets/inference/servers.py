@@ -63,11 +63,24 @@ def _cli(name: str) -> str:
     return found
 
 
-def _log_tail(path: Path, n: int = 2000) -> str:
+def log_tail(path: Path, n: int = 3000) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")[-n:]
+        return Path(path).read_text(encoding="utf-8", errors="replace")[-n:]
     except OSError:
         return "<no log>"
+
+
+def wait_ready(ready: Callable[[], bool], proc: subprocess.Popen, *, name: str, log_path: Path, timeout_s: float,
+               error: type[Exception], poll_s: float = 0.25) -> None:
+    """Poll ``ready()`` until it holds; raise ``error`` with the log's tail if ``proc`` exits first or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if proc.poll() is not None:
+            raise error(f"{name} exited with code {proc.returncode} before it was ready; log {log_path}:\n"
+                        f"{log_tail(log_path)}")
+        if time.monotonic() > deadline:
+            raise error(f"{name} not ready after {timeout_s:.0f}s; log {log_path}:\n{log_tail(log_path)}")
+        time.sleep(poll_s)
 
 
 def pidfile_for(log_path: Path) -> Path:
@@ -180,15 +193,8 @@ class ManagedServer:
             log.close()
         try:
             self._record()
-            deadline = time.monotonic() + self.startup_timeout_s
-            while not self._healthy():
-                if self.proc.poll() is not None:
-                    raise ServerStartError(f"{self.name} exited with code {self.proc.returncode} before it was "
-                                           f"healthy; log {self.log_path}:\n{_log_tail(self.log_path)}")
-                if time.monotonic() > deadline:
-                    raise ServerStartError(f"{self.name} not healthy after {self.startup_timeout_s}s; "
-                                           f"log {self.log_path}:\n{_log_tail(self.log_path)}")
-                time.sleep(0.25)
+            wait_ready(self._healthy, self.proc, name=self.name, log_path=self.log_path,
+                       timeout_s=self.startup_timeout_s, error=ServerStartError)
             self._record()  # again, now that the server has started its workers
         except BaseException:
             self.stop()

@@ -63,9 +63,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("api_predictions", "predict_api", "predictions", f"{_DEFS}.predictions:build_api_predictions",
           "task_x_api", pool="api", hub_sync=True, record="Predictions"),
     # Scores share their predictions' partitions, so one run materializes a cell's predictions and its scores.
-    Stage("local_scores", "score_local", "scoring", f"{_DEFS}.scoring:build_local_scores", "task_x_local",
+    Stage("local_scores", "score_local", "scoring", f"{_DEFS}.scoring:build_scores", "task_x_local",
           sandbox=True, hub_sync=True, record="Scores"),
-    Stage("api_scores", "score_api", "scoring", f"{_DEFS}.scoring:build_api_scores", "task_x_api",
+    Stage("api_scores", "score_api", "scoring", f"{_DEFS}.scoring:build_scores", "task_x_api",
           sandbox=True, hub_sync=True, record="Scores"),
     Stage("task_summary", "summarize", "report", f"{_DEFS}.report:build_task_summary", "task", hub_sync=True,
           record="TaskSummary"),

@@ -52,7 +52,7 @@ def test_unhealthy_server_times_out_and_leaves_no_process(tmp_path):
            "print('child', p.pid, flush=True); time.sleep(60)"]
     log = tmp_path / "log.txt"
     server = ManagedServer(cmd, log, host="127.0.0.1", port=9, startup_timeout_s=1.5)
-    with pytest.raises(ServerStartError, match="not healthy after"):
+    with pytest.raises(ServerStartError, match="not ready after"):
         server.__enter__()
     grandchild = int(log.read_text().split("child", 1)[1].split()[0])
     assert server.proc is None and _gone(grandchild)

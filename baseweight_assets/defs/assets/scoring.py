@@ -66,23 +66,15 @@ def score_cell(context: dg.AssetExecutionContext, bench: BenchResource, prepared
     })
 
 
-_DESCRIPTION = ("The task metric with a bootstrap CI, mean ± std over eval seeds, secondary metrics and one error "
-                "category per question, for the {family} cells. MBPP code runs in the sandbox.")
+def build_scores(stage: Stage, ctx: BuildContext) -> list:
+    """``<family>_scores`` scores ``<family>_predictions`` (local or API), partition for partition."""
+    predictions = stage.key.removesuffix("_scores") + "_predictions"
 
+    @dg.asset(**ctx.asset_args(stage), kinds={"python"}, ins={"predictions": dg.AssetIn(predictions)},
+              description="The task metric with a bootstrap CI, mean ± std over eval seeds, secondary metrics and "
+              f"one error category per question, for the cells of {predictions}. MBPP code runs in the sandbox.")
+    def scores(context: dg.AssetExecutionContext, bench: BenchResource, prepared_splits: dict,
+               predictions: dict) -> dg.Output[dict]:
+        return score_cell(context, bench, prepared_splits, predictions)
 
-def build_local_scores(stage: Stage, ctx: BuildContext) -> list:
-    @dg.asset(**ctx.asset_args(stage), kinds={"python"}, description=_DESCRIPTION.format(family="open-model"))
-    def local_scores(context: dg.AssetExecutionContext, bench: BenchResource, prepared_splits: dict,
-                     local_predictions: dict) -> dg.Output[dict]:
-        return score_cell(context, bench, prepared_splits, local_predictions)
-
-    return [local_scores]
-
-
-def build_api_scores(stage: Stage, ctx: BuildContext) -> list:
-    @dg.asset(**ctx.asset_args(stage), kinds={"python"}, description=_DESCRIPTION.format(family="API"))
-    def api_scores(context: dg.AssetExecutionContext, bench: BenchResource, prepared_splits: dict,
-                   api_predictions: dict) -> dg.Output[dict]:
-        return score_cell(context, bench, prepared_splits, api_predictions)
-
-    return [api_scores]
+    return [scores]
