@@ -86,7 +86,7 @@ def test_fpb_chain_to_site(graph):
     validate_dashboard(dashboard)
     assert (paths.site / "index.html").is_file()
 
-    # a rerun with unchanged inputs answers from the store (the engine is never built: tests/inference/test_backends)
+    # a rerun with unchanged inputs answers from the store (the engine is never built: tests/inference/test_answer_backends)
     result = run(["local_predictions"], f"{TASK}|smollm2-135m__lora-4")
     meta = result.asset_materializations_for_node("local_predictions")[0].metadata
     assert meta["calls_made"].value == 0 and meta["cache_hits"].value == meta["rows"].value > 0

@@ -53,7 +53,7 @@ class RecordingBackends(BackendsResource):
     """local_predictions' backends: records the adapters the asset collected from its lora_adapter input and
     answers with the fake (no model is loaded)."""
 
-    def local(self, model, base_dir, weights, adapters, *, task_id, variant, server_log, http_kwargs):
+    def local(self, model, base_dir, weights, adapters, *, task_id, variant, server_log, http_kwargs, **engine):
         HANDED.append(list(adapters))
         return nullcontext([Answerer(FakeBackend(fake_endpoint(model, adapter_sha256=a.sha256)), a.seed)
                             for a in adapters])

@@ -15,7 +15,7 @@ from baseweight_assets.settings import Settings
 
 from .helpers import REPO, SHARED_DATA
 
-LORA_CELL = dg.MultiPartitionKey({"task": "ledgar", "variant": "smollm2-135m__lora-500"})  # skipped offline: cheap
+LORA_CELL = dg.MultiPartitionKey({"task": "ledgar", "variant": "smollm2-135m__lora-8"})  # skipped offline: cheap
 CELLS = [("raw_dataset", "fpb"), ("prepared_splits", "fpb"), ("raw_dataset", "ledgar"),
          ("prepared_splits", "ledgar"), ("lora_adapter", LORA_CELL)]
 
