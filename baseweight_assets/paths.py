@@ -2,10 +2,10 @@
 
 Everything the pipeline writes lives under the repository (``data/``, ``results/``, ``dashboard-data/``,
 ``checkpoints/``); the smoke profile writes under a ``smoke/`` segment of each so it can never overwrite real
-results. The IO managers hold a ``ProjectPaths`` and hand it to the assets (``context.resources.results_io.layout``),
-so no asset builds a path by hand: JSON artifacts follow UPathIOManager's rule (``<area>/<asset>/<task>[/<variant>]
-.json``) and everything that is not a JSON value (adapter folders, prediction stores, logs, tables, the site, the
-spend ledger) has a method here.
+results. The IO managers and the ``layout`` resource (``defs/resources.LayoutResource``) are built from one
+``ProjectPaths``, so no asset builds a path by hand: JSON artifacts follow UPathIOManager's rule
+(``<area>/<asset>/<task>[/<variant>].json``) and everything that is not a JSON value (adapter folders, prediction
+stores, logs, tables, the site, the spend ledger) has a method here that assets reach through ``layout.paths``.
 """
 
 from __future__ import annotations
