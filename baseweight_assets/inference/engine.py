@@ -826,9 +826,9 @@ class LocalEngine:
             logits_parts.append(self._forward(fwd, chunk_ids, self._positions(chunk_ids, plen, local)))
             prefilled += (b - a) * w
         live = list(range(rows))  # batch rows still decoding, in KV-row order
-        tokens = self._choose(batch, live, torch.cat(logits_parts))
+        chosen = self._choose(batch, live, torch.cat(logits_parts))
         if self.fixed_steps:
-            self._decode_fixed(batch, kv, start, lengths, prefix, tokens, pad)
+            self._decode_fixed(batch, kv, start, lengths, prefix, chosen)
             return [self._result(it) for it in batch], prefilled
         slots = torch.arange(width + new, device=self.device)
         step = 0
@@ -841,11 +841,12 @@ class LocalEngine:
                 kv = kv.index_select(2, keep)
                 lengths = lengths[keep]
                 start = [start[k] for k, _ in running]
-                tokens = [tokens[k] for k, _ in running]
+                chosen = chosen[keep]
                 live = [r for _, r in running]
             write, read = width + step, min(start)
-            inputs = torch.tensor([[tokens[k] if batch[r].finish is None else pad] for k, r in enumerate(live)],
-                                  device=self.device)
+            # The last choices, already on the device: no host-built input per step. A finished row is fed its
+            # placeholder choice; rows never attend to each other, and its outputs are no longer read.
+            inputs = chosen[:, None]
             valid = None
             if max(start) > read:
                 first = torch.tensor(start, device=self.device)
@@ -853,11 +854,11 @@ class LocalEngine:
             positions = (lengths + step)[:, None]
             logits = self._forward(_Forward(kv, slice(None), write, read, valid, prefix, self.fused_attention),
                                    inputs, positions)
-            tokens = self._choose(batch, live, logits)
+            chosen = self._choose(batch, live, logits)
             step += 1
         return [self._result(it) for it in batch], prefilled
 
-    def _decode_fixed(self, batch, kv, start, lengths, prefix, tokens, pad) -> None:
+    def _decode_fixed(self, batch, kv, start, lengths, prefix, chosen) -> None:
         """Decode with fixed-shape steps; on CUDA with graphs on, step 0 runs eagerly (on a side stream, as capture
         requires), the step is captured, its first replay is checked against an eager run of the same step, and
         the rest replay the graph."""
@@ -875,7 +876,7 @@ class LocalEngine:
         graph, graph_logits = None, None
         step = 0
         while any(it.finish is None for it in batch):
-            ids.copy_(torch.tensor([[t if it.finish is None else pad] for t, it in zip(tokens, batch)]))
+            ids.copy_(chosen[:, None])  # finished rows too: their outputs are no longer read
             positions.copy_((lengths + step)[:, None])
             step_obj.cursor.fill_(width + step)
             if graph is not None:
@@ -897,7 +898,7 @@ class LocalEngine:
                                            f"{(eager - logits).abs().max().item():.3g}; graphs turned off")
                     self.cuda_graphs = self.fixed_steps = False
                     graph, logits = None, eager
-            tokens = self._choose(batch, live, logits)
+            chosen = self._choose(batch, live, logits)
             step += 1
 
     def _capture(self, run) -> tuple[object, torch.Tensor] | tuple[None, None]:
@@ -911,9 +912,9 @@ class LocalEngine:
             self.cuda_graphs = self.fixed_steps = False  # this batch ends with eager fixed steps, later ones dynamic
             return None, None
 
-    def _choose(self, batch: list[_Item], live: list[int], logits: torch.Tensor) -> list[int]:
+    def _choose(self, batch: list[_Item], live: list[int], logits: torch.Tensor) -> torch.Tensor:
         """Greedy choice for the KV rows ``live`` (batch indices), constraint and stop rules applied; returns the
-        chosen token per KV row (finished rows get a placeholder)."""
+        chosen token per KV row on the device (finished rows get a placeholder), the next step's input."""
         now = None
         constrained = [(k, batch[r]) for k, r in enumerate(live) if batch[r].finish is None and batch[r].trie]
         scores = logits
@@ -958,7 +959,7 @@ class LocalEngine:
                 continue
             if len(it.out) >= it.request.max_new_tokens:
                 it.finish = "length"
-        return chosen_host
+        return chosen
 
     def _result(self, it: _Item) -> EngineResult:
         out = it.out
