@@ -435,9 +435,7 @@ class LocalEngine:
     # ---------------------------------------------------------------------------------------------- set-up
 
     def add_adapter(self, name: str, path: Path | str) -> None:
-        """Load a PEFT adapter once under ``name`` (requests select it with ``adapter=name``). Its weights take the
-        engine's dtype, as vLLM serves LoRA: PEFT's default upcasts them to fp32, which in a bf16 engine casts every
-        LoRA input (CUAD smoke cell on CPU: base 26.5 s, fp32 LoRA 34.2 s, bf16 LoRA 30.8 s)."""
+        """Load a PEFT adapter once under ``name`` (requests select it with ``adapter=name``)."""
         from peft import PeftModel
 
         path = Path(path)
@@ -446,11 +444,10 @@ class LocalEngine:
         if name in self.adapters:
             raise ValueError(f"adapter {name!r} is already loaded (from {self.adapters[name]})")
         if self.peft is None:
-            self.peft = PeftModel.from_pretrained(self.base, str(path), adapter_name=name, is_trainable=False,
-                                                  autocast_adapter_dtype=False)
+            self.peft = PeftModel.from_pretrained(self.base, str(path), adapter_name=name, is_trainable=False)
             self.peft.eval()
         else:
-            self.peft.load_adapter(str(path), adapter_name=name, is_trainable=False, autocast_adapter_dtype=False)
+            self.peft.load_adapter(str(path), adapter_name=name, is_trainable=False)
         self.adapters[name] = path
 
     def _cuda_slot_budget(self) -> int:

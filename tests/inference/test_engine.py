@@ -217,16 +217,6 @@ def test_a_label_that_is_a_prefix_of_another_can_end_on_a_stop_token(tiny_models
         assert res.token_ids == tuple(longer)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_adapter_weights_take_the_engine_dtype(tiny_models, adapters, dtype):
-    """As vLLM serves LoRA: in a bf16 engine an fp32 adapter would cast every LoRA input (slower on CPU)."""
-    engine = LocalEngine(tiny_models["llama"], adapters=adapters, dtype=dtype)
-    lora = {p.dtype for n, p in engine.peft.named_parameters() if "lora_" in n}
-    assert lora == {getattr(torch, dtype)}
-    [res] = engine.generate([EngineRequest(messages=_chat(QUESTIONS[0]), max_new_tokens=3, adapter="b")])
-    assert res.output_tokens >= 1
-
-
 def test_max_new_tokens_shorter_than_a_label_finishes_by_length(tiny_models):
     engine = LocalEngine(tiny_models["llama"], dtype="float32")
     [res] = engine.generate([EngineRequest(messages=_chat("q"), max_new_tokens=1,
