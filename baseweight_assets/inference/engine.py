@@ -60,7 +60,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from baseweight_assets.precision import computes_bf16
+from baseweight_assets.hardware import computes_bf16
 from baseweight_assets.inference.constrained import LabelSetError, LabelTrie, TrieNode
 
 ENGINE_ATTENTION = "baseweight_engine"

@@ -99,7 +99,7 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
 
 def _bf16_ok(config: Any, device_type: str) -> bool:
     """The recipe asks for bf16 and the device computes it natively (on a CPU: 1.3x fp32 on the smoke cells)."""
-    from baseweight_assets.precision import computes_bf16
+    from baseweight_assets.hardware import computes_bf16
 
     return bool(config.bf16) and computes_bf16(device_type)
 

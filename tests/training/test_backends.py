@@ -13,9 +13,9 @@ def _all(unsloth=False, bnb=False, trl=True):
 @pytest.mark.parametrize("native", [True, False])
 def test_cpu_trains_in_bf16_only_when_the_recipe_asks_and_the_cpu_computes_it_natively(tiny_config, monkeypatch,
                                                                                        native):
-    from baseweight_assets import precision
+    from baseweight_assets import hardware
 
-    monkeypatch.setattr(precision, "computes_bf16", lambda device_type: native and device_type == "cpu")
+    monkeypatch.setattr(hardware, "computes_bf16", lambda device_type: native and device_type == "cpu")
     b = choose_backend(tiny_config.model_copy(update={"bf16": True}), cuda=False, available=_all())
     assert b.dtype == ("bfloat16" if native else "float32") and f"PEFT in {b.dtype}" in b.why
     assert choose_backend(tiny_config, cuda=False, available=_all()).dtype == "float32"  # recipe: bf16 false
