@@ -40,19 +40,6 @@ def gpu_hardware_key(pricing: PricingConfig, device_name: str) -> str:
         "source; or name the hardware explicitly (the override, e.g. BASEWEIGHT_HARDWARE=H100-SXM)")
 
 
-def computes_bf16(device_type: str) -> bool:
-    """Whether the device computes bf16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX
-    (elsewhere CPU bf16 is emulated and slower than fp32)."""
-    import torch
-
-    if device_type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:  # private helpers (used by torch's inductor); absent means not detectable, so not assumed
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:
-        return False
-
-
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity), else the machine's count."""
     try:

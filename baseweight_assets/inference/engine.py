@@ -35,10 +35,10 @@ own keys, then take one softmax over both: exact attention, no approximation. Wi
 one fused SDPA call on CUDA, the same two products on CPU (faster there, measured). The KV cache is in the model's
 dtype on CUDA and in fp32 on CPU. ``cuda_graphs=True`` replays each batch's one-token step from a CUDA graph.
 
-Exactness. In fp32 (the CPU default where the CPU has no native bf16) the generated tokens equal one-at-a-time
-``model.generate`` on the same prompts (tests: tiny model and SmolLM2). Logprobs agree to about 1e-5; the last bits
-depend on how the prompt was split between the cached prefix and the batch. In bf16 (the default on CUDA and on CPUs
-with native bf16), different batch shapes round differently. Near-ties between the top two logits (under about 1e-2 apart) can then flip, so bf16 outputs should be
+Exactness. In fp32 (the CPU default) the generated tokens equal one-at-a-time ``model.generate`` on the same
+prompts (tests: tiny model and SmolLM2). Logprobs agree to about 1e-5; the last bits depend on how the prompt was
+split between the cached prefix and the batch. In bf16 (the CUDA default), different batch shapes round
+differently. Near-ties between the top two logits (under about 1e-2 apart) can then flip, so bf16 outputs should be
 compared per token with that tolerance, not bit for bit.
 
 Timing. ``probe_latency`` runs requests one at a time. TTFT is measured from the start of a request (template and
@@ -60,7 +60,6 @@ import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from baseweight_assets.hardware import computes_bf16
 from baseweight_assets.inference.constrained import LabelSetError, LabelTrie, TrieNode
 
 ENGINE_ATTENTION = "baseweight_engine"
@@ -364,7 +363,7 @@ def _pick_dtype(dtype, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if computes_bf16("cpu") else torch.float32
+        return torch.float32
     return {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16,
             "float32": torch.float32, "fp32": torch.float32}[dtype]
 
@@ -374,8 +373,7 @@ class LocalEngine:
 
     ``base_model_dir``: a transformers model folder with tokenizer (and chat template when requests carry messages).
     ``adapters``: name -> PEFT adapter folder, loaded once at start; a request picks one by name (None = the base).
-    ``device``/``dtype``: "auto" = CUDA when available, else CPU; bf16 where the device computes it natively (a CPU
-    with AVX512-BF16 or AMX: about 1.5x fp32 on SmolLM2 cells), else fp16 on CUDA and fp32 on CPU.
+    ``device``/``dtype``: "auto" = CUDA in bf16 when available, else CPU in fp32.
     ``max_batch_size`` rows and ``max_batch_tokens`` KV slots per batch (defaults: CPU 32 rows / 65,536 slots; CUDA
     1,024 rows / as many slots as 60 % of the free memory holds after the weights).
     ``prefill_chunk_tokens``: rows prefilled per forward are capped so that rows x suffix length stays under it.

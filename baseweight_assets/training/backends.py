@@ -67,12 +67,11 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
     if not cuda:
         # Without flash attention a flattened batch attends over all its tokens under one mask (one step on 2
         # BANKING77 rows: 20.0 CPU s flattened, 15.1 right-padded, 6.5 with the shared prefix, same loss).
-        dtype = "bfloat16" if _bf16_ok(config, "cpu") else "float32"
-        return Backend("peft_cpu", f"no CUDA device: plain LoRA with PEFT in {dtype}, shared-prefix batches (the "
+        return Backend("peft_cpu", "no CUDA device: plain LoRA with PEFT in float32, shared-prefix batches (the "
                        "prompt common to a batch runs once, logits only for the answer)" + no_trl, "cpu", False,
-                       dtype, trainer_class, "adamw_torch", False, shared_prefix=True)
+                       "float32", trainer_class, "adamw_torch", False, shared_prefix=True)
     # Without bf16, train in float32: plain float16 without loss scaling diverged (NaN at step 2, seen on an H200).
-    dtype = "bfloat16" if _bf16_ok(config, "cuda") else "float32"
+    dtype = "bfloat16" if _bf16_ok(config) else "float32"
     optimizer = config.optimizer
     if "8bit" in optimizer and not have["bitsandbytes"]:
         optimizer = "adamw_torch_fused"
@@ -97,11 +96,10 @@ def choose_backend(config: Any, *, cuda: bool | None = None, available: dict[str
                    "cuda", False, dtype, trainer_class, optimizer, True, packed)
 
 
-def _bf16_ok(config: Any, device_type: str) -> bool:
-    """The recipe asks for bf16 and the device computes it natively (on a CPU: 1.3x fp32 on the smoke cells)."""
-    from baseweight_assets.hardware import computes_bf16
+def _bf16_ok(config: Any) -> bool:
+    import torch
 
-    return bool(config.bf16) and computes_bf16(device_type)
+    return bool(config.bf16) and torch.cuda.is_bf16_supported()
 
 
 def lora_config(config: Any) -> Any:

@@ -1,8 +1,7 @@
 """LocalEngine: batched greedy generation equals one-at-a-time `model.generate`, adapters, labels, stops, stats.
 
 Fast tests use tiny random Llama / Qwen3 models with the real SmolLM2 tokenizer and chat template (so the stop
-tokens and the rendering are the real ones); the slow test uses the real SmolLM2-135M-Instruct. Exactness is a
-property of fp32 (bf16 rounds differently per batch shape), so engines here are built in fp32 explicitly.
+tokens and the rendering are the real ones); the slow test uses the real SmolLM2-135M-Instruct.
 """
 
 from __future__ import annotations
@@ -120,7 +119,7 @@ def test_batched_equals_one_at_a_time_generate_with_shared_prefix(tiny_models, f
     and early-finishing rows (compaction): every row equals generate() on that prompt alone. ``fused``: the
     attention kernels the engine picks on CUDA; ``fixed``: the fixed-shape steps CUDA graphs replay; both run
     here on the CPU, without capture."""
-    engine = LocalEngine(tiny_models[family], max_batch_size=3, prefill_chunk_tokens=40, dtype="float32")
+    engine = LocalEngine(tiny_models[family], max_batch_size=3, prefill_chunk_tokens=40)
     engine.fused_attention, engine.fixed_steps = fused, fixed
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=6 + 3 * (i % 3), logprobs=True)
                 for i, q in enumerate(QUESTIONS)]
@@ -143,7 +142,7 @@ def test_batched_equals_one_at_a_time_generate_with_shared_prefix(tiny_models, f
 @pytest.mark.parametrize("fused, fixed", [(False, False), (True, False), (False, True), (True, True)])
 def test_without_a_shared_prefix_the_rows_still_equal_generate(tiny_models, fused, fixed):
     """Token prompts with nothing in common take the plain path (no prefix); same rule."""
-    engine = LocalEngine(tiny_models["llama"], max_batch_size=4, dtype="float32")
+    engine = LocalEngine(tiny_models["llama"], max_batch_size=4)
     engine.fused_attention, engine.fixed_steps = fused, fixed
     prompts = [[5 + 7 * i + j for j in range(3 + 4 * i)] for i in range(5)]
     requests = [EngineRequest(prompt_token_ids=p, max_new_tokens=7, logprobs=True, ignore_eos=True)
@@ -156,7 +155,7 @@ def test_without_a_shared_prefix_the_rows_still_equal_generate(tiny_models, fuse
 
 
 def test_a_stop_token_ends_the_row_and_is_counted_but_not_shown(tiny_models):
-    engine = LocalEngine(tiny_models["llama"], dtype="float32")
+    engine = LocalEngine(tiny_models["llama"])
     request = EngineRequest(prompt_token_ids=[40, 41, 42, 43], max_new_tokens=8, ignore_eos=True)
     [free] = engine.generate([request])
     stop = free.token_ids[3]
@@ -170,7 +169,7 @@ def test_a_stop_token_ends_the_row_and_is_counted_but_not_shown(tiny_models):
 
 def test_stop_ids_are_the_chat_templates_turn_tokens_and_eos(tiny_models):
     """SmolLM2: <|im_end|> (2) ends a turn, <|im_start|> (1) starts the next one; both stop generation."""
-    engine = LocalEngine(tiny_models["llama"], dtype="float32")
+    engine = LocalEngine(tiny_models["llama"])
     assert engine.stop_ids == (1, 2)
     assert engine.tokenizer.convert_ids_to_tokens([1, 2]) == ["<|im_start|>", "<|im_end|>"]
 
@@ -178,7 +177,7 @@ def test_stop_ids_are_the_chat_templates_turn_tokens_and_eos(tiny_models):
 def test_closed_labels_are_exactly_one_label_and_match_generate_with_the_trie(tiny_models):
     """Constrained rows mixed with free rows in one batch; every constrained output is a label, equal to
     generate() with LabelConstraintProcessor (which adds the stop token the engine does not need)."""
-    engine = LocalEngine(tiny_models["llama"], max_batch_size=8, dtype="float32")
+    engine = LocalEngine(tiny_models["llama"], max_batch_size=8)
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=12, allowed_outputs=LABELS if i % 3 else None,
                               logprobs=True) for i, q in enumerate(QUESTIONS)]
     results = engine.generate(requests)
@@ -203,7 +202,7 @@ def test_closed_labels_are_exactly_one_label_and_match_generate_with_the_trie(ti
 def test_a_label_that_is_a_prefix_of_another_can_end_on_a_stop_token(tiny_models):
     """At 'card' the model may stop (a label ends there) or continue to 'card_arrival'/'card_linking'; force
     the choice by making 'card' the only label whose tokens lead anywhere: the row ends with a stop token."""
-    engine = LocalEngine(tiny_models["llama"], dtype="float32")
+    engine = LocalEngine(tiny_models["llama"])
     card = engine.tokenizer("card", add_special_tokens=False)["input_ids"]
     longer = engine.tokenizer("card_arrival", add_special_tokens=False)["input_ids"]
     assert longer[:len(card)] == card and len(longer) > len(card)
@@ -218,7 +217,7 @@ def test_a_label_that_is_a_prefix_of_another_can_end_on_a_stop_token(tiny_models
 
 
 def test_max_new_tokens_shorter_than_a_label_finishes_by_length(tiny_models):
-    engine = LocalEngine(tiny_models["llama"], dtype="float32")
+    engine = LocalEngine(tiny_models["llama"])
     [res] = engine.generate([EngineRequest(messages=_chat("q"), max_new_tokens=1,
                                            allowed_outputs=["lost_or_stolen_card", "cash_withdrawal"])])
     assert res.finish_reason == "length" and res.output_tokens == 1
@@ -227,7 +226,7 @@ def test_max_new_tokens_shorter_than_a_label_finishes_by_length(tiny_models):
 def test_adapters_are_switched_per_batch_without_reloading(tiny_models, adapters, monkeypatch):
     from peft import PeftModel
 
-    engine = LocalEngine(tiny_models["llama"], adapters=adapters, dtype="float32")
+    engine = LocalEngine(tiny_models["llama"], adapters=adapters)
 
     def no_reload(*a, **k):
         raise AssertionError("an adapter was loaded again during generate")
@@ -253,7 +252,7 @@ def test_adapters_are_switched_per_batch_without_reloading(tiny_models, adapters
 
 
 def test_results_come_back_in_input_order_and_per_batch(tiny_models):
-    engine = LocalEngine(tiny_models["llama"], max_batch_size=2, dtype="float32")
+    engine = LocalEngine(tiny_models["llama"], max_batch_size=2)
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=4) for q in QUESTIONS[:5]]
     seen: list[tuple[list[int], list[EngineResult]]] = []
     results = engine.generate(requests, on_batch_done=lambda idx, res: seen.append((idx, res)))
@@ -266,7 +265,7 @@ def test_results_come_back_in_input_order_and_per_batch(tiny_models):
 
 
 def test_full_batches_give_the_saturated_throughput(tiny_models):
-    engine = LocalEngine(tiny_models["llama"], max_batch_size=2, dtype="float32")
+    engine = LocalEngine(tiny_models["llama"], max_batch_size=2)
     engine.generate([EngineRequest(messages=_chat(q), max_new_tokens=3, ignore_eos=True) for q in QUESTIONS[:5]])
     stats = engine.last_run
     assert [b.full for b in stats.batches] == [True, True, False]
@@ -279,7 +278,7 @@ def test_full_batches_give_the_saturated_throughput(tiny_models):
 
 
 def test_a_kv_slot_budget_limits_the_batch(tiny_models):
-    engine = LocalEngine(tiny_models["llama"], max_batch_size=64, max_batch_tokens=60, dtype="float32")
+    engine = LocalEngine(tiny_models["llama"], max_batch_size=64, max_batch_tokens=60)
     prompts = [[7, 8, 9, 10 + i] for i in range(6)]  # 4 tokens + 16 new = 20 slots per row -> 3 rows per batch
     engine.generate([EngineRequest(prompt_token_ids=p, max_new_tokens=16, ignore_eos=True) for p in prompts])
     assert [(b.rows, b.full) for b in engine.last_run.batches] == [(3, True), (3, True)]
@@ -287,7 +286,7 @@ def test_a_kv_slot_budget_limits_the_batch(tiny_models):
 
 def test_one_long_prompt_gets_its_own_batch(tiny_models):
     """Rows sorted longest first; a row whose slots would leave the batch mostly padding starts a new batch."""
-    engine = LocalEngine(tiny_models["llama"], max_batch_size=64, dtype="float32")
+    engine = LocalEngine(tiny_models["llama"], max_batch_size=64)
     lengths = [60, 8, 7, 6, 5]
     prompts = [[11 + i] * n for i, n in enumerate(lengths)]
     results = engine.generate([EngineRequest(prompt_token_ids=p, max_new_tokens=4, ignore_eos=True)
@@ -300,7 +299,7 @@ def test_one_long_prompt_gets_its_own_batch(tiny_models):
 def test_a_long_prompt_behind_a_short_prefix_runs_the_prefix_itself(tiny_models):
     """The long row's batch (longest first), its suffix dwarfing the shared system prompt, runs the prefix in its
     rows instead of attending to it under a mask; the other batch shares it; both ways equal generate()."""
-    engine = LocalEngine(tiny_models["llama"], dtype="float32")
+    engine = LocalEngine(tiny_models["llama"])
     long_question = " ".join(f"item {i} costs {i * 7} euros;" for i in range(60))
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=5, logprobs=True)
                 for q in [long_question] + QUESTIONS[:3]]
@@ -313,7 +312,7 @@ def test_a_long_prompt_behind_a_short_prefix_runs_the_prefix_itself(tiny_models)
 
 
 def test_the_shared_prefix_is_cached_between_calls(tiny_models):
-    engine = LocalEngine(tiny_models["llama"], dtype="float32")
+    engine = LocalEngine(tiny_models["llama"])
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=4, logprobs=True) for q in QUESTIONS[:4]]
     first = engine.generate(requests)
     assert engine.last_run.prefix_tokens_computed > 0
@@ -325,7 +324,7 @@ def test_the_shared_prefix_is_cached_between_calls(tiny_models):
 
 
 def test_probe_latency_runs_one_request_at_a_time(tiny_models):
-    engine = LocalEngine(tiny_models["llama"], dtype="float32")
+    engine = LocalEngine(tiny_models["llama"])
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=5) for q in QUESTIONS[:4]]
     seen = []
     with pytest.raises(EngineInputError, match="request 1: max_new_tokens"):
@@ -344,7 +343,7 @@ def test_chat_template_kwargs_reach_the_template(tiny_models, tmp_path):
         "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% if not enable_thinking %}no thinking\n{% endif %}"
         "{% endif %}")
-    engine = LocalEngine(folder, dtype="float32")
+    engine = LocalEngine(folder)
     [on, off] = engine.generate([
         EngineRequest(messages=_chat("q"), max_new_tokens=2, chat_template_kwargs={"enable_thinking": True}),
         EngineRequest(messages=_chat("q"), max_new_tokens=2, chat_template_kwargs={"enable_thinking": False})])
@@ -363,7 +362,7 @@ def test_chat_template_kwargs_reach_the_template(tiny_models, tmp_path):
     (dict(max_new_tokens=5000), "exceed the model's 2048 positions"),
 ])
 def test_bad_requests_are_named_before_any_work(tiny_models, request_kw, message):
-    engine = LocalEngine(tiny_models["llama"], dtype="float32")
+    engine = LocalEngine(tiny_models["llama"])
     good = EngineRequest(messages=_chat("q"), max_new_tokens=2)
     bad = EngineRequest(**{**dict(messages=_chat("q"), max_new_tokens=2), **request_kw})
     done = []
@@ -380,13 +379,13 @@ def _escape(text: str) -> str:
 
 def test_an_adapter_folder_without_config_is_refused(tiny_models, tmp_path):
     with pytest.raises(FileNotFoundError, match="adapter 'x'.*adapter_config.json"):
-        LocalEngine(tiny_models["llama"], adapters={"x": tmp_path}, dtype="float32")
+        LocalEngine(tiny_models["llama"], adapters={"x": tmp_path})
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SMOLLM2 / "model.safetensors").is_file(), reason=f"SmolLM2 not converted at {SMOLLM2}")
 def test_real_smollm2_batched_equals_generate_and_labels_hold():
-    engine = LocalEngine(SMOLLM2, max_batch_size=4, dtype="float32")
+    engine = LocalEngine(SMOLLM2, max_batch_size=4)
     assert engine.stop_ids == (1, 2)
     requests = [EngineRequest(messages=_chat(q), max_new_tokens=12, logprobs=True) for q in QUESTIONS[:5]]
     results = engine.generate(requests)
@@ -395,17 +394,3 @@ def test_real_smollm2_batched_equals_generate_and_labels_hold():
     labelled = engine.generate([EngineRequest(messages=_chat(q), max_new_tokens=12, allowed_outputs=LABELS[1:])
                                 for q in QUESTIONS[:4]])
     assert all(r.text in LABELS[1:] and r.finish_reason == "stop" for r in labelled)
-
-
-@pytest.mark.parametrize("native", [True, False])
-def test_auto_dtype_on_cpu_is_bf16_only_where_the_cpu_computes_it_natively(tiny_models, monkeypatch, native):
-    from baseweight_assets.inference import engine as engine_module
-
-    monkeypatch.setattr(engine_module, "computes_bf16", lambda device_type: native)
-    engine = LocalEngine(tiny_models["llama"], device="cpu")
-    assert engine.dtype == (torch.bfloat16 if native else torch.float32)
-    assert engine.describe()["dtype"] == ("bfloat16" if native else "float32")
-    assert engine.kv_dtype == torch.float32  # bf16 attention products are slower on CPU
-    results = engine.generate([EngineRequest(messages=[{"role": "user", "content": q}], max_new_tokens=4)
-                               for q in QUESTIONS[:2]])
-    assert all(1 <= r.output_tokens <= 4 and r.finish_reason in ("stop", "length") for r in results)

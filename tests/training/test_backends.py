@@ -1,24 +1,11 @@
 from __future__ import annotations
 
-import pytest
-
 from baseweight_assets.training import backends
 from baseweight_assets.training.backends import choose_backend
 
 
 def _all(unsloth=False, bnb=False, trl=True):
     return {"unsloth": unsloth, "bitsandbytes": bnb, "trl": trl}
-
-
-@pytest.mark.parametrize("native", [True, False])
-def test_cpu_trains_in_bf16_only_when_the_recipe_asks_and_the_cpu_computes_it_natively(tiny_config, monkeypatch,
-                                                                                       native):
-    from baseweight_assets import hardware
-
-    monkeypatch.setattr(hardware, "computes_bf16", lambda device_type: native and device_type == "cpu")
-    b = choose_backend(tiny_config.model_copy(update={"bf16": True}), cuda=False, available=_all())
-    assert b.dtype == ("bfloat16" if native else "float32") and f"PEFT in {b.dtype}" in b.why
-    assert choose_backend(tiny_config, cuda=False, available=_all()).dtype == "float32"  # recipe: bf16 false
 
 
 def test_cpu_is_plain_peft_lora_in_fp32(tiny_config):
@@ -34,7 +21,7 @@ def test_cpu_is_plain_peft_lora_in_fp32(tiny_config):
 def test_cuda_prefers_unsloth_then_qlora_then_bf16_lora(tiny_config, monkeypatch):
     import baseweight_assets.training.backends as backends
 
-    monkeypatch.setattr(backends, "_bf16_ok", lambda config, device_type: True)
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: True)
     cfg = tiny_config.model_copy(update={"load_in_4bit": True, "optimizer": "adamw_8bit"})
     assert choose_backend(cfg, cuda=True, available=_all(unsloth=True, bnb=True)).name == "unsloth"
     qlora = choose_backend(cfg, cuda=True, available=_all(bnb=True))
@@ -52,13 +39,13 @@ def test_cuda_without_bf16_trains_in_float32_not_float16(tiny_config, monkeypatc
     """Plain float16 without loss scaling diverged on a real H200 run; float32 is the safe fallback."""
     import baseweight_assets.training.backends as backends
 
-    monkeypatch.setattr(backends, "_bf16_ok", lambda config, device_type: False)
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: False)
     b = choose_backend(tiny_config.model_copy(update={"bf16": False}), cuda=True, available=_all())
     assert b.dtype == "float32" and "float32 LoRA" in b.why
 
 
 def test_packed_cuda_path_compiles_layers_as_measured(tiny_config, monkeypatch):
-    monkeypatch.setattr(backends, "_bf16_ok", lambda config, device_type: True)
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: True)
     packed = tiny_config.model_copy(update={"packing": True, "load_in_4bit": True})
     qlora = choose_backend(packed, cuda=True, available={**_all(bnb=True), "varlen": True})
     assert qlora.name == "trl_bnb" and qlora.packed_varlen

@@ -154,7 +154,7 @@ def test_benchmark_correctness_check_passes_on_cpu():
 def test_backend_takes_packed_path_only_on_cuda_with_packing_and_varlen(tiny_config, monkeypatch):
     import baseweight_assets.training.backends as backends
 
-    monkeypatch.setattr(backends, "_bf16_ok", lambda config, device_type: True)
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: True)
     have = {"unsloth": False, "bitsandbytes": False, "trl": True, "varlen": True}
     on = tiny_config.model_copy(update={"packing": True})
     assert choose_backend(on, cuda=True, available=have).packed_varlen
@@ -164,10 +164,10 @@ def test_backend_takes_packed_path_only_on_cuda_with_packing_and_varlen(tiny_con
     no_varlen = choose_backend(on, cuda=True, available={**have, "varlen": False})
     assert not no_varlen.packed_varlen and "no nn.attention.varlen" in no_varlen.why
     assert not choose_backend(on, cuda=True, available={**have, "unsloth": True}).packed_varlen
-    monkeypatch.setattr(backends, "_bf16_ok", lambda config, device_type: False)  # float32 on CUDA: no flash varlen kernel
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: False)  # float32 on CUDA: no flash varlen kernel
     fp32 = choose_backend(on, cuda=True, available=have)
     assert fp32.dtype == "float32" and not fp32.packed_varlen and "needs bf16" in fp32.why
-    monkeypatch.setattr(backends, "_bf16_ok", lambda config, device_type: True)
+    monkeypatch.setattr(backends, "_bf16_ok", lambda config: True)
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert not choose_backend(on, cuda=True, available=have).packed_varlen
 
