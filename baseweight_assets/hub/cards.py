@@ -6,6 +6,7 @@ import json
 
 from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardData
 
+from baseweight_assets.conditions import is_lora, order
 from baseweight_assets.hub.layout import ADAPTERS_DIR as ADAPTERS
 
 _PROJECT = "https://github.com/baseweight-ai/benchmark"
@@ -68,9 +69,10 @@ def adapter_card(*, repo_id: str, base_model: str, task: str, profile: str, inde
     return str(ModelCard(text))
 
 
-def _curve_order(condition: str) -> tuple[int, str]:
-    size = condition.rpartition("-")[2]
-    return (int(size), condition) if size.isdigit() else (1 << 30, condition)
+def _curve_order(condition: str) -> tuple:
+    """``conditions.order`` (LoRA by size, full last); a key no condition parses (a damaged remote index) sorts
+    with lora-full instead of failing the card."""
+    return (order(condition), condition) if is_lora(condition) else (order("lora-full"), condition)
 
 
 def artifacts_dataset_card(*, repo_id: str, profiles: list[str], assets: list[str]) -> str:

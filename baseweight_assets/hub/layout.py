@@ -19,6 +19,7 @@ from typing import Literal
 from baseweight_assets.config.deployment import HubConfig
 from baseweight_assets.paths import ProjectPaths
 from baseweight_assets.pipeline.stages import synced_assets
+from baseweight_assets.variants import split_variant
 
 RepoType = Literal["dataset", "model"]
 
@@ -39,9 +40,14 @@ def adapter_address_ok(adapter_key: object) -> bool:
     return isinstance(adapter_key, str) and bool(_ADDRESS.match(adapter_key)) and ".." not in adapter_key
 
 
+def adapter_folder_path(adapter_key: str) -> str:
+    """Where the adapter at ``adapter_key`` lives in its model repo (and under a results folder)."""
+    return f"{ADAPTERS_DIR}/{adapter_key}"
+
+
 def adapter_file_path(adapter_key: str, name: str) -> str:
     """Where file ``name`` of the adapter at ``adapter_key`` lives in its model repo."""
-    return f"{ADAPTERS_DIR}/{adapter_key}/{name}"
+    return f"{adapter_folder_path(adapter_key)}/{name}"
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,14 @@ class ArtifactKey:
         return self.asset == ADAPTER_ASSET and len(self.parts) == 2
 
     @property
+    def model(self) -> str:
+        """``<model>`` of a ``task|<model>__<condition>`` partition."""
+        return split_variant(self.parts[1])[0]
+
+    @property
     def condition(self) -> str:
         """``lora-<N>`` of a ``task|<model>__<condition>`` partition."""
-        return self.parts[1].partition("__")[2]
+        return split_variant(self.parts[1])[1]
 
     def adapter_value_path(self) -> str:
         """The lora_adapter value of this cell inside its model repo."""
@@ -112,9 +123,7 @@ def adapter_repo(hub: HubConfig, key: ArtifactKey) -> RepoRef:
     """
     if not key.is_adapter_cell:
         raise ValueError(f"{key.label}: adapter repos exist only for lora_adapter[task|variant]")
-    task, variant = key.parts
-    model = variant.partition("__")[0]
-    full = f"{hub.adapter_repo_prefix}-{model}-{task}"
+    full = f"{hub.adapter_repo_prefix}-{key.model}-{key.parts[0]}"
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", full).strip("-.")
     suffix = f"-{key.profile}"
     if len(name) + len(suffix) > _HUB_NAME_MAX:

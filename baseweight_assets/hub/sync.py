@@ -33,7 +33,7 @@ from baseweight_assets.config.deployment import HubConfig
 from baseweight_assets.hub import cards, records
 from baseweight_assets.hub.errors import HubConflictError, HubSyncError, HubTransientError
 from baseweight_assets.hub.layout import (
-    ADAPTER_INDEX_PATH, ADAPTERS_DIR, SYNCED_ASSETS, ArtifactKey, RepoRef, adapter_address_ok, adapter_file_path,
+    ADAPTER_INDEX_PATH, SYNCED_ASSETS, ArtifactKey, RepoRef, adapter_address_ok, adapter_file_path, adapter_folder_path,
     adapter_repo, dataset_repo,
 )
 from baseweight_assets.hub.records import AdapterStamp, SyncStamp
@@ -187,20 +187,15 @@ class HubSync:
         """The stamp to push and, for a trained adapter cell, its folders by content address (None otherwise).
         Every seed's folder must still hash to what the value records."""
         seeds = _seed_adapters(key, value)
-        folders: dict[str, Path] | None = None
-        entries: list[AdapterStamp] = []
-        if seeds is not None:
-            folders = {}
-            for i, seed in enumerate(seeds):
-                entry, folder = _adapter_entry(key, i, seed)
-                if entry.adapter_key in folders:
-                    if entry.adapter_sha256 != next(e.adapter_sha256 for e in entries
-                                                    if e.adapter_key == entry.adapter_key):
-                        raise HubSyncError(f"{key.label}: two seeds record adapter_key {entry.adapter_key} with "
-                                           "different adapters; refusing to push")
-                    continue
-                folders[entry.adapter_key] = folder
-                entries.append(entry)
+        found: dict[str, tuple[AdapterStamp, Path]] = {}  # by adapter_key, first seed first
+        for i, seed in enumerate(seeds or ()):
+            entry, folder = _adapter_entry(key, i, seed)
+            earlier = found.setdefault(entry.adapter_key, (entry, folder))[0]
+            if earlier.adapter_sha256 != entry.adapter_sha256:
+                raise HubSyncError(f"{key.label}: two seeds record adapter_key {entry.adapter_key} with "
+                                   "different adapters; refusing to push")
+        entries = [entry for entry, _ in found.values()]
+        folders = None if seeds is None else {k: folder for k, (_, folder) in found.items()}
         if fresh:
             return SyncStamp.new(key, json_file, adapters=tuple(entries)), folders
         stamp = records.local_stamp(key, json_file)
@@ -263,7 +258,7 @@ class HubSync:
                 continue
             if known is not None:
                 raise HubSyncError(
-                    f"{repo}: {ADAPTERS_DIR}/{a.adapter_key} holds another adapter "
+                    f"{repo}: {adapter_folder_path(a.adapter_key)} holds another adapter "
                     f"({str(known.get('adapter_sha256'))[:12]}) than {key.label}'s ({a.adapter_sha256[:12]}), trained "
                     "from the same inputs elsewhere; not replacing it (other cells may use it): pull the Hub's copy "
                     "instead of training it again")
@@ -281,9 +276,8 @@ class HubSync:
         }
         index_file = tmp / "index.json"
         write_json(index_file, index, indent=1, sort_keys=True, allow_nan=True)
-        model = key.parts[1].partition("__")[0]
         card = tmp / "README.md"
-        card.write_text(cards.adapter_card(repo_id=repo.repo_id, base_model=self.base_models.get(model, model),
+        card.write_text(cards.adapter_card(repo_id=repo.repo_id, base_model=self.base_models.get(key.model, key.model),
                                            task=key.parts[0], profile=key.profile, index=index), encoding="utf-8")
         files.update({ADAPTER_INDEX_PATH: index_file, "README.md": card})
         return added, there
@@ -415,7 +409,7 @@ class HubSync:
                 if self._already_here(key, repo, dest, a):
                     continue
                 root = staging_dir(dest)
-                staged.append((root, root / ADAPTERS_DIR / a.adapter_key, dest))
+                staged.append((root, a.dir_under(root), dest))
                 self.target.download(repo, [adapter_file_path(a.adapter_key, n) for n in a.files], root,
                                      revision=head)
                 self._verify_adapter(key, repo, staged[-1][1], a)
@@ -441,7 +435,7 @@ class HubSync:
 
     @staticmethod
     def _verify_adapter(key: ArtifactKey, repo: RepoRef, folder: Path, a: AdapterStamp) -> None:
-        where = f"{repo}: {key.label}: {ADAPTERS_DIR}/{a.adapter_key}"
+        where = f"{repo}: {key.label}: {adapter_folder_path(a.adapter_key)}"
         missing = [n for n in a.files if not (folder / n).is_file()]
         if missing:
             raise HubSyncError(f"{where} is missing {missing} listed in its sync record; refusing it")
