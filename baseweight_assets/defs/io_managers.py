@@ -23,7 +23,7 @@ import dagster as dg
 from upath import UPath
 
 from baseweight_assets.pipeline.records import RecordError, check_record
-from baseweight_assets.pipeline.stages import STAGES, Stage
+from baseweight_assets.pipeline.stages import STAGES, Stage, stage
 from baseweight_assets.storage.atomic import write_json
 
 
@@ -53,8 +53,11 @@ class JsonArtifactIOManager(dg.UPathIOManager):
         """The record of the stage that declares this asset, or None (not the registry's asset, or no record)."""
         if not context.has_asset_key or len(context.asset_key.path) != 1:
             return None
-        declared = next((s for s in self.stages if s.key == context.asset_key.path[0]), None)
-        if declared is None or declared.record is None or context.asset_spec.group_name != declared.group:
+        try:
+            declared = stage(context.asset_key.path[0], self.stages)
+        except KeyError:
+            return None
+        if declared.record is None or context.asset_spec.group_name != declared.group:
             return None
         return declared.record
 

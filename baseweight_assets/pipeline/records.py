@@ -478,10 +478,10 @@ MAX_ISSUES = 5
 
 def record_type(name: str) -> Any:
     """The record called ``name`` in this module (a TypedDict, or a ``Union`` of cell records)."""
-    value = globals().get(name)
-    if value is None or not (_is_typed_dict(value) or union_members(value)):
-        raise KeyError(f"no record {name!r} in {__name__}")
-    return value
+    try:
+        return records()[name]
+    except KeyError:
+        raise KeyError(f"no record {name!r} in {__name__}") from None
 
 
 def check_record(name: str, value: object, label: str) -> None:
@@ -493,8 +493,8 @@ def check_record(name: str, value: object, label: str) -> None:
         lines = [f"{label}: {path}: {msg}" for path, msg in issues[:MAX_ISSUES]]
         if len(issues) > MAX_ISSUES:
             lines.append(f"{label}: ... and {len(issues) - MAX_ISSUES} more")
-        raise RecordError(f"{lines[0]}" + "".join(f"\n{line}" for line in lines[1:]) +
-                          f"\n(record {name}, baseweight_assets/pipeline/records.py)", issues[:MAX_ISSUES])
+        raise RecordError("\n".join([*lines, f"(record {name}, baseweight_assets/pipeline/records.py)"]),
+                          issues[:MAX_ISSUES])
 
 
 def _issues(name: str, value: object) -> list[tuple[str, str]]:
