@@ -26,7 +26,7 @@ def check_prediction_completeness(task_type: str, predictions: dict, prepared: d
     per_seed = []
     for seed, rows in rows_by_training_seed(predictions["rows"]):
         missing = missing_questions(task_type, prepared, rows)
-        per_seed.append((seed, missing, completeness(task_type, prepared, rows, threshold)))
+        per_seed.append((seed, missing, completeness(prepared, missing, threshold)))
     worst_seed, missing, worst = max(per_seed, key=lambda p: (not p[2]["complete"], p[2]["n_missing"]))
     every_missing = {q: why for _, m, _ in per_seed for q, why in m.items()}
     reasons = Counter(reason.split(":")[0][:80] for reason in every_missing.values())

@@ -96,11 +96,12 @@ def missing_questions(task_type: str, prepared: dict, rows: list[dict]) -> dict[
     return _missing(ids, grouped, windows)
 
 
-def completeness(task_type: str, prepared: dict, rows: list[dict], threshold: float) -> dict:
-    """The ``completeness`` block ``score_predictions`` writes for ``rows`` (one training seed's rows of a cell):
-    {"n_sampled", "n_scored", "n_missing", "missing_share", "threshold", "complete", "missing_examples"}."""
+def completeness(prepared: dict, missing: dict[str, str], threshold: float) -> dict:
+    """The ``completeness`` block ``score_predictions`` writes for one training seed's rows of a cell, from their
+    ``missing_questions``: {"n_sampled", "n_scored", "n_missing", "missing_share", "threshold", "complete",
+    "missing_examples"}."""
     ids, _ = _sample_ids(prepared)
-    return _completeness(ids, missing_questions(task_type, prepared, rows), threshold)
+    return _completeness(ids, missing, threshold)
 
 
 def _missing(ids: list[str], grouped: dict[str, list[dict]], windows: dict[str, list[str]]) -> dict[str, str]:
