@@ -287,8 +287,7 @@ def _packed_trainer_class(base: type) -> type:
                          num_items_in_batch: Any = None) -> Any:
             from baseweight_assets.training.packing import IGNORE_INDEX, batch_from_inputs, packed_lm_loss
 
-            unwrapped = self.accelerator.unwrap_model(model)
-            causal_lm = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
+            causal_lm = _causal_lm(self.accelerator.unwrap_model(model))
             batch = batch_from_inputs(inputs, self.packed_max_len)
             with self.accelerator.autocast():
                 loss = packed_lm_loss(causal_lm, batch, max_len=self.packed_max_len)
