@@ -138,17 +138,27 @@ class RunStats:
     def output_tokens_per_s(self) -> float | None:
         return self.output_tokens / self.wall_s if self.wall_s > 0 else None
 
+    def throughput(self) -> Throughput | None:
+        """Rows and output tokens over the wall time of the full batches, or of every batch when none was full
+        (``all_full`` says which); None when no batch ran."""
+        full = [b for b in self.batches if b.full]
+        counted = full or self.batches
+        wall = sum(b.wall_s for b in counted)
+        if not counted or wall <= 0:
+            return None
+        rows, tokens = sum(b.rows for b in counted), sum(b.output_tokens for b in counted)
+        return Throughput(rows=rows, batches=len(counted), output_tokens=tokens, wall_s=wall,
+                          output_tokens_per_s=tokens / wall, requests_per_s=rows / wall, all_full=bool(full))
+
     @property
     def saturated_output_tokens_per_s(self) -> float | None:
-        full = [b for b in self.batches if b.full]
-        wall = sum(b.wall_s for b in full)
-        return sum(b.output_tokens for b in full) / wall if full and wall > 0 else None
+        t = self.throughput()
+        return t.output_tokens_per_s if t is not None and t.all_full else None
 
     @property
     def saturated_requests_per_s(self) -> float | None:
-        full = [b for b in self.batches if b.full]
-        wall = sum(b.wall_s for b in full)
-        return sum(b.rows for b in full) / wall if full and wall > 0 else None
+        t = self.throughput()
+        return t.requests_per_s if t is not None and t.all_full else None
 
 
 @dataclass(frozen=True)
@@ -548,13 +558,10 @@ class LocalEngine:
         per_batch = self._full_batch_rows(items)
         cycled = [requests[i % len(requests)] for i in range(per_batch * batches)]
         self.generate(cycled)
-        full = [b for b in self.last_run.batches if b.full]
-        counted = full or self.last_run.batches
-        wall = sum(b.wall_s for b in counted)
-        tokens = sum(b.output_tokens for b in counted)
-        rows = sum(b.rows for b in counted)
-        return Throughput(rows=rows, batches=len(counted), output_tokens=tokens, wall_s=wall,
-                          output_tokens_per_s=tokens / wall, requests_per_s=rows / wall, all_full=bool(full))
+        measured = self.last_run.throughput()
+        if measured is None:
+            raise RuntimeError("saturated_throughput: the timed batches took no measurable time")
+        return measured
 
     def close(self) -> None:
         """Drop the model and caches (frees GPU memory)."""

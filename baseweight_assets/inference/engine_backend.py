@@ -16,11 +16,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from baseweight_assets.inference.client import CallResult
 from baseweight_assets.inference.endpoint import Endpoint
 from baseweight_assets.inference.requests import PredictionRequest, request_body
 from baseweight_assets.inference.runner import Emit, Session
+
+if TYPE_CHECKING:  # the engine module imports torch: only when an engine is built
+    from baseweight_assets.inference.engine import Throughput
 
 
 def engine_request(request: PredictionRequest, body: dict, adapter: str | None):
@@ -56,9 +60,8 @@ class SharedEngine:
             self.engine.close()
 
 
-def _sample(batches: list) -> dict:
-    return {"queries": sum(b.rows for b in batches), "output_tokens": sum(b.output_tokens for b in batches),
-            "busy_s": sum(b.wall_s for b in batches)}
+def _sample(t: Throughput) -> dict:
+    return {"queries": t.rows, "output_tokens": t.output_tokens, "busy_s": t.wall_s}
 
 
 class EngineBackend:
@@ -88,22 +91,23 @@ class EngineBackend:
 
         engine.generate(requests[n_probe:], on_batch_done=stored)
         t2 = time.perf_counter()
-        full = [b for b in engine.last_run.batches if b.full]
-        saturated, basis = None, None
         batches = engine.last_run.batches
+        own = engine.last_run.throughput()
+        full = own.batches if own is not None and own.all_full else 0
+        saturated, basis = None, None
         if full:
-            saturated, basis = _sample(full), "full batches of the cell"
+            saturated, basis = _sample(own), "full batches of the cell"
         elif self.measure_saturation and requests:
             sat = engine.saturated_throughput(requests[n_probe:] or requests, batches=1)
             log(f"saturated throughput measured on one full batch of {sat.rows} requests: "
                 f"{sat.requests_per_s:.2f} req/s, {sat.output_tokens_per_s:.1f} output tok/s")
-            saturated = {"queries": sat.rows, "output_tokens": sat.output_tokens, "busy_s": sat.wall_s}
+            saturated = _sample(sat)
             basis = f"one full batch of {sat.rows} requests, run to measure it"
-        elif batches:
-            saturated = _sample(batches)
+        elif own is not None:
+            saturated = _sample(own)
             basis = (f"the cell's partial batches (largest {max(b.rows for b in batches)} rows; a full batch is "
                      f"{engine.max_batch_size}): a lower bound on throughput, an upper bound on cost")
         info = {"engine": engine.describe(), "latency_concurrency": 1, "latency_probe_n": probe.n,
-                "batches": len(batches), "full_batches": len(full), "saturation": basis}
+                "batches": len(batches), "full_batches": full, "saturation": basis}
         return Session(wall_s=t2 - t0, busy_s={"probe": t1 - t0, "bulk": t2 - t1}, calls=len(pending),
                        saturated=saturated, info=info)

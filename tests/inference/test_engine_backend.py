@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from inf_helpers import make_requests
 
 from baseweight_assets.inference.endpoint import Endpoint
-from baseweight_assets.inference.engine import BatchStats, LatencyProbe, Throughput
+from baseweight_assets.inference.engine import BatchStats, LatencyProbe, RunStats, Throughput
 from baseweight_assets.inference.engine_backend import EngineBackend
 
 EP = Endpoint(base_url=None, model="m", api_key_env=None, served_by="engine", stand_in=False,
@@ -32,8 +32,8 @@ class RecordingEngine:
         results = [self._result() for _ in requests]
         if on_batch_done:
             on_batch_done(list(range(len(requests))), results)
-        self.last_run = SimpleNamespace(batches=[BatchStats(r, self.full, None, 0, 10 * r, 2 * r, 0.5)
-                                                 for r in self.batch_rows])
+        self.last_run = RunStats(batches=[BatchStats(r, self.full, None, 0, 10 * r, 2 * r, 0.5)
+                                          for r in self.batch_rows])
         return results
 
     def saturated_throughput(self, requests, batches=1):
